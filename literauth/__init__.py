@@ -1,0 +1,49 @@
+"""literauth: short-lived cloud credentials, cached and refreshed, for LLM and cloud APIs.
+
+    import literauth
+    provider = literauth.AzureAdCredentialProvider.from_env()
+    token = provider.resolve()          # cached; refreshed five minutes before expiry
+    session.auth = literauth.BearerAuth(provider)
+"""
+
+import logging
+
+from ._version import __version__
+from .credentials import AwsCredentials, BearerToken, Credential
+from .errors import (
+    ConfigurationError,
+    CredentialError,
+    LiterAuthError,
+    MalformedResponseError,
+    TokenEndpointError,
+    TransportError,
+)
+from .provider import (
+    CredentialProvider,
+    ProviderStats,
+    RefreshingCredentialProvider,
+    StaticTokenProvider,
+    SupportsResolve,
+)
+from .secret import SecretString
+
+logging.getLogger("literauth").addHandler(logging.NullHandler())
+
+__all__ = [
+    "AwsCredentials",
+    "BearerToken",
+    "ConfigurationError",
+    "Credential",
+    "CredentialError",
+    "CredentialProvider",
+    "LiterAuthError",
+    "MalformedResponseError",
+    "ProviderStats",
+    "RefreshingCredentialProvider",
+    "SecretString",
+    "StaticTokenProvider",
+    "SupportsResolve",
+    "TokenEndpointError",
+    "TransportError",
+    "__version__",
+]

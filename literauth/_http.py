@@ -1,0 +1,311 @@
+"""The HTTP token fetcher: one POST to a token endpoint, with retries, done right once.
+
+Every provider hands its form to `TokenFetcher.post_form` and parses the answer itself.
+Here, and only here, `requests` exceptions become literauth exceptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import os
+import platform
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Union
+from urllib.parse import urlsplit
+
+import requests
+
+from ._policy import RetryPolicy
+from ._version import __version__
+from .errors import (
+    ConfigurationError,
+    CredentialError,
+    MalformedResponseError,
+    TokenEndpointError,
+    TransportError,
+)
+from .secret import SecretString
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "EndpointError",
+    "TokenFetcher",
+    "TokenResponse",
+    "check_endpoint_url",
+    "is_loopback_host",
+]
+
+_log = logging.getLogger("literauth.http")
+
+Timeout = Union[float, tuple[float, float]]
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 15.0)  # (connect, read) seconds
+MAX_BODY = 1024 * 1024  # a token answer is small: read no more than 1 MiB
+USER_AGENT = (
+    f"literauth/{__version__} python/{platform.python_version_tuple()[0]}."
+    f"{platform.python_version_tuple()[1]} requests/{requests.__version__}"
+)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` names this machine: localhost, 127.0.0.0/8 or ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint_url(url: str, what: str) -> str:
+    """Return `url` if it is https, or http on a loopback host; else raise ConfigurationError."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(f"{what} must be a non-empty URL")
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigurationError(f"{what} must be an absolute https:// URL, got {url!r}")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise ConfigurationError(
+            f"{what} must use https:// (plain http is only allowed on loopback), got {url!r}"
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError(f"{what} must not carry user information")
+    return url.strip()
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenResponse:
+    """What came back from the endpoint; `sent_at` is the clock reading before sending."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+    sent_at: float
+    elapsed: float
+
+    @property
+    def server_date(self) -> float | None:
+        """The server's `Date` header as epoch seconds, `None` when absent or unreadable."""
+        return _parse_http_date(self.headers.get("Date"))
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointError:
+    """A provider's reading of an error answer: what to put in the `TokenEndpointError`.
+
+    `retryable=None` leaves it to the HTTP status; `reference` carries request or trace ids
+    support asks for; `hint` says what the user should check.
+    """
+
+    error_code: str | None
+    description: str | None = None
+    retryable: bool | None = None
+    reference: str | None = None
+    hint: str | None = None
+
+
+ErrorParser = Callable[[TokenResponse], EndpointError]
+FormValue = Union[str, SecretString]
+
+_fetchers: weakref.WeakSet[TokenFetcher] = weakref.WeakSet()
+
+
+def _parse_http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    import email.utils
+
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
+
+
+def _first_line(text: str | None, limit: int = 300) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class TokenFetcher:
+    """Posts forms to one token endpoint for one provider, owning its `requests.Session`.
+
+    Retries connection errors, timeouts, 429 and 5xx with backoff (honouring `Retry-After`),
+    never follows redirects, and reads at most 1 MiB of the answer.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        url: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.provider = provider
+        self.url = check_endpoint_url(url, f"{provider} token endpoint")
+        self.host = urlsplit(self.url).hostname or ""
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        self._owns_session = session is None
+        self._session = session if session is not None else self._new_session()
+        self.requests_made = 0
+        _fetchers.add(self)
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        session.trust_env = True
+        return session
+
+    def _after_fork(self) -> None:
+        # The parent's pooled sockets must not be shared; drop them unclosed.
+        if self._owns_session:
+            self._session = self._new_session()
+
+    def close(self) -> None:
+        """Close the session if this fetcher created it."""
+        if self._owns_session:
+            self._session.close()
+
+    def post_form(
+        self,
+        form: Mapping[str, FormValue],
+        parse_error: ErrorParser,
+        *,
+        accept: str = "application/json",
+    ) -> TokenResponse:
+        """POST `form` and return the 2xx answer; raise a `CredentialError` subclass otherwise."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            error = self._attempt(form, parse_error, accept)
+            if isinstance(error, TokenResponse):
+                return error
+            retryable = isinstance(error, TransportError) or (
+                isinstance(error, TokenEndpointError) and error.retryable
+            )
+            if not retryable or attempt >= self.retry.max_attempts:
+                raise error
+            retry_after = error.retry_after if isinstance(error, TokenEndpointError) else None
+            delay = self.retry.delay(attempt, retry_after)
+            if self._clock() + delay - started > self.retry.total_timeout:
+                raise error
+            _log.debug(
+                "%s: attempt %d to %s failed (%s); retrying in %.2fs",
+                self.provider, attempt, self.host, type(error).__name__, delay,
+            )
+            self._sleep(delay)
+
+    def _attempt(
+        self, form: Mapping[str, FormValue], parse_error: ErrorParser, accept: str
+    ) -> TokenResponse | CredentialError:
+        data = {k: (v.expose_secret() if isinstance(v, SecretString) else v) for k, v in form.items()}
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
+        sent_at = self._clock()
+        tick = time.perf_counter()
+        self.requests_made += 1
+        try:
+            with self._session.post(
+                self.url,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as raw:
+                body = self._read_capped(raw)
+                status, resp_headers = raw.status_code, raw.headers
+        except MalformedResponseError as exc:
+            return exc
+        except requests.exceptions.SSLError as exc:
+            return self._transport_error("TLS verification failed (the server certificate was not trusted)", exc)
+        except requests.exceptions.Timeout as exc:
+            return self._transport_error("timed out", exc)
+        except requests.exceptions.RequestException as exc:
+            return self._transport_error("connection failed", exc)
+        finally:
+            del data
+        elapsed = time.perf_counter() - tick
+        _log.debug("%s: POST %s -> %d in %.1f ms", self.provider, self.host, status, elapsed * 1000)
+        response = TokenResponse(status, resp_headers, body, sent_at, elapsed)
+        if 200 <= status < 300:
+            return response
+        if 300 <= status < 400:
+            target = urlsplit(resp_headers.get("Location", "")).hostname or "an unnamed location"
+            return TokenEndpointError(
+                f"{self.provider}: token endpoint {self.host} answered HTTP {status}, a redirect to "
+                f"{target}; redirects are never followed so a secret is not re-posted elsewhere",
+                status_code=status, error_code="redirect", provider=self.provider, host=self.host,
+            )
+        return self._endpoint_error(response, parse_error)
+
+    def _read_capped(self, raw: requests.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in raw.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise MalformedResponseError(
+                    f"{self.provider}: token endpoint {self.host} sent more than {MAX_BODY} bytes",
+                    provider=self.provider, host=self.host,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _transport_error(self, what: str, exc: Exception) -> TransportError:
+        reason = type(exc).__name__
+        return TransportError(
+            f"{self.provider}: request to token endpoint {self.host} {what} ({reason})",
+            provider=self.provider, host=self.host,
+        )
+
+    def _endpoint_error(self, response: TokenResponse, parse_error: ErrorParser) -> TokenEndpointError:
+        try:
+            info = parse_error(response)
+        except Exception:  # a parser must not hide the HTTP error behind its own bug
+            info = EndpointError(None)
+        status = response.status_code
+        retryable = info.retryable if info.retryable is not None else RetryPolicy.is_retryable_status(status)
+        retry_after = RetryPolicy.parse_retry_after(response.headers.get("Retry-After"), self._clock())
+        code = info.error_code or f"http_{status}"
+        message = f"{self.provider}: token endpoint {self.host} answered HTTP {status} {code}"
+        description = _first_line(info.description)
+        if description:
+            message += f": {description}"
+        if info.reference:
+            message += f" ({info.reference})"
+        if info.hint:
+            message += f". {info.hint}"
+        return TokenEndpointError(
+            message,
+            status_code=status,
+            error_code=code,
+            description=info.description,
+            retryable=retryable,
+            retry_after=retry_after,
+            provider=self.provider,
+            host=self.host,
+        )
+
+
+def _reset_sessions_after_fork() -> None:
+    for fetcher in list(_fetchers):
+        fetcher._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_sessions_after_fork)

@@ -1,0 +1,112 @@
+"""Policies as frozen values: when to refresh a credential, when and how long to retry.
+
+Both are immutable so threads share them freely and tests ask them questions directly,
+without sleeping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import random
+from collections.abc import Callable
+
+__all__ = ["RefreshPolicy", "RetryPolicy"]
+
+REFRESH_MARGIN = 300.0  # refresh five minutes before expiry
+EXPIRY_SKEW = 30.0  # a credential this close to expiry is treated as expired
+MAX_JITTER = 5.0  # spread refreshes of many processes holding one identity
+COOLDOWN = 30.0  # first pause after a failed fetch
+MAX_COOLDOWN = 300.0  # the pause stops growing here
+HARD_COOLDOWN = 5.0  # pause after a failure while no usable credential exists
+
+
+@dataclasses.dataclass(frozen=True)
+class RefreshPolicy:
+    """When a credential with a given lifetime is due for refresh, and cool-downs after failure.
+
+    `refresh_margin` seconds before expiry the credential is refreshed in the background;
+    within `expiry_skew` of expiry it is no longer served. `jitter` is the largest random
+    shift (earlier) of the refresh point, never past the margin.
+    """
+
+    refresh_margin: float = REFRESH_MARGIN
+    expiry_skew: float = EXPIRY_SKEW
+    jitter: float = MAX_JITTER
+    cooldown: float = COOLDOWN
+    max_cooldown: float = MAX_COOLDOWN
+    hard_cooldown: float = HARD_COOLDOWN
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{field.name} must be a number >= 0, got {value!r}")
+
+    def refresh_at(self, issued_at: float, expires_at: float, rand: Callable[[], float] = random.random) -> float:
+        """The time a credential valid from `issued_at` to `expires_at` should be refreshed.
+
+        The margin applies to long-lived tokens; a lifetime shorter than twice the margin
+        refreshes at half its lifetime instead, so short tokens are not refetched per call.
+        """
+        lifetime = max(0.0, expires_at - issued_at)
+        margin = self.refresh_margin if lifetime >= 2 * self.refresh_margin else lifetime / 2
+        jitter = min(self.jitter, margin / 10) * rand()
+        return expires_at - margin - jitter
+
+    def usable_until(self, expires_at: float) -> float:
+        """The last moment a credential is still handed out."""
+        return expires_at - self.expiry_skew
+
+    def soft_cooldown(self, failures: int) -> float:
+        """Pause before the next background refresh after `failures` consecutive failures."""
+        return min(self.max_cooldown, self.cooldown * (2 ** max(0, failures - 1)))
+
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded in attempts and total time."""
+
+    max_attempts: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    retry_after_max: float = 30.0
+    total_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    @staticmethod
+    def is_retryable_status(status_code: int) -> bool:
+        """Whether an HTTP status is worth another attempt (throttling, server trouble)."""
+        return status_code in RETRY_STATUSES
+
+    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Full-jitter delay after the failed `attempt` (1-based)."""
+        return rand() * min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+
+    def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float] = random.random) -> float:
+        """The pause before the next attempt: `Retry-After` (capped) wins over backoff."""
+        if retry_after is not None:
+            return min(max(0.0, retry_after), self.retry_after_max)
+        return self.backoff(attempt, rand)
+
+    @staticmethod
+    def parse_retry_after(value: str | None, now: float) -> float | None:
+        """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date)."""
+        if not value:
+            return None
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - now)

@@ -1,0 +1,90 @@
+"""The credentials providers return: immutable values with an optional expiry."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+
+from .secret import SecretString
+
+__all__ = ["AwsCredentials", "BearerToken", "Credential"]
+
+
+def _check_expiry(expires_at: datetime | None) -> datetime | None:
+    if expires_at is None:
+        return None
+    if not isinstance(expires_at, datetime):
+        raise TypeError("expires_at must be a datetime or None")
+    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+        raise ValueError("expires_at must be timezone-aware")
+    return expires_at.astimezone(timezone.utc)
+
+
+def _check_secret(name: str, value: object) -> None:
+    if not isinstance(value, SecretString):
+        raise TypeError(f"{name} must be a SecretString")
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=True)
+class Credential:
+    """Base class of every credential; `expires_at` is UTC, `None` means it never expires."""
+
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expires_at", _check_expiry(self.expires_at))
+
+    @property
+    def expires_at_epoch(self) -> float | None:
+        """Expiry as seconds since the epoch, `None` when it never expires."""
+        return None if self.expires_at is None else self.expires_at.timestamp()
+
+    def __repr__(self) -> str:
+        expiry = "never" if self.expires_at is None else self.expires_at.isoformat()
+        return f"{type(self).__name__}(expires_at={expiry})"
+
+    def __reduce_ex__(self, protocol: object) -> object:
+        raise TypeError(f"{type(self).__name__} holds secrets and cannot be pickled")
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=True, init=False)
+class BearerToken(Credential):
+    """An OAuth 2.0 bearer token (Azure AD, Google, a static token)."""
+
+    token: SecretString
+
+    def __init__(self, token: SecretString, expires_at: datetime | None = None) -> None:
+        _check_secret("token", token)
+        object.__setattr__(self, "token", token)
+        object.__setattr__(self, "expires_at", expires_at)
+        self.__post_init__()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=True, init=False)
+class AwsCredentials(Credential):
+    """Temporary (or long-term) AWS keys used to sign requests with SigV4."""
+
+    access_key_id: SecretString
+    secret_access_key: SecretString
+    session_token: SecretString | None
+
+    def __init__(
+        self,
+        access_key_id: SecretString,
+        secret_access_key: SecretString,
+        session_token: SecretString | None = None,
+        expires_at: datetime | None = None,
+    ) -> None:
+        _check_secret("access_key_id", access_key_id)
+        _check_secret("secret_access_key", secret_access_key)
+        if session_token is not None:
+            _check_secret("session_token", session_token)
+        object.__setattr__(self, "access_key_id", access_key_id)
+        object.__setattr__(self, "secret_access_key", secret_access_key)
+        object.__setattr__(self, "session_token", session_token)
+        object.__setattr__(self, "expires_at", expires_at)
+        self.__post_init__()
+
+    __hash__ = None  # type: ignore[assignment]
