@@ -60,7 +60,7 @@ class RefreshPolicy:
 
     def soft_cooldown(self, failures: int) -> float:
         """Pause before the next background refresh after `failures` consecutive failures."""
-        return min(self.max_cooldown, self.cooldown * (2 ** max(0, failures - 1)))
+        return min(self.max_cooldown, self.cooldown * 2.0 ** max(0, failures - 1))
 
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -87,7 +87,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Full-jitter delay after the failed `attempt` (1-based)."""
-        return rand() * min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return rand() * min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
 
     def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float] = random.random) -> float:
         """The pause before the next attempt: `Retry-After` (capped) wins over backoff."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
+from typing import NoReturn
 
 from .secret import SecretString
 
@@ -29,7 +30,7 @@ def _check_secret(name: str, value: object) -> None:
 class Credential:
     """Base class of every credential; `expires_at` is UTC, `None` means it never expires."""
 
-    expires_at: datetime | None = None
+    expires_at: datetime | None = dataclasses.field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expires_at", _check_expiry(self.expires_at))
@@ -43,7 +44,7 @@ class Credential:
         expiry = "never" if self.expires_at is None else self.expires_at.isoformat()
         return f"{type(self).__name__}(expires_at={expiry})"
 
-    def __reduce_ex__(self, protocol: object) -> object:
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError(f"{type(self).__name__} holds secrets and cannot be pickled")
 
 

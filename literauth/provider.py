@@ -174,7 +174,7 @@ class RefreshingCredentialProvider(CredentialProvider):
         self._timeout: Timeout = options.get("timeout", DEFAULT_TIMEOUT)
         self._retry = options.get("retry") or RetryPolicy()
         policy = options.get("refresh_policy") or RefreshPolicy()
-        changes = {k: options[k] for k in ("refresh_margin", "expiry_skew") if k in options}  # type: ignore[literal-required]
+        changes = {k: options[k] for k in ("refresh_margin", "expiry_skew") if k in options}
         try:
             self._policy = dataclasses.replace(policy, **changes) if changes else policy
         except (TypeError, ValueError) as exc:

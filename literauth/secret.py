@@ -19,13 +19,13 @@ class SecretString:
     """
 
     __slots__ = ("_value",)
+    _value: str
 
-    def __init__(self, value: str) -> None:
-        if isinstance(value, SecretString):
-            value = value.expose_secret()
-        if not isinstance(value, str):
-            raise TypeError(f"SecretString needs a str, got {type(value).__name__}")
-        object.__setattr__(self, "_value", value)
+    def __init__(self, value: str | SecretString) -> None:
+        raw: object = value.expose_secret() if isinstance(value, SecretString) else value
+        if not isinstance(raw, str):
+            raise TypeError(f"SecretString needs a str, got {type(raw).__name__}")
+        object.__setattr__(self, "_value", raw)
 
     def expose_secret(self) -> str:
         """Return the secret value itself."""

@@ -1,0 +1,77 @@
+"""Credentials are frozen, UTC-normalised and never show a secret."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from literauth import AwsCredentials, BearerToken, Credential, SecretString
+
+KEY = "AKIAEXAMPLEKEY000001"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+TOKEN = "bearer-token-value-0123456789abcdef"
+
+
+def _aws() -> AwsCredentials:
+    return AwsCredentials(SecretString(KEY), SecretString(SECRET), SecretString("session-token-xyz-123456789"))
+
+
+def test_both_kinds_are_credentials() -> None:
+    assert isinstance(BearerToken(SecretString(TOKEN)), Credential)
+    assert isinstance(_aws(), Credential)
+
+
+def test_repr_shows_kind_and_expiry_only() -> None:
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    bearer = BearerToken(SecretString(TOKEN), when)
+    assert repr(bearer) == "BearerToken(expires_at=2030-01-02T03:04:05+00:00)"
+    for text in (repr(_aws()), str(_aws()), repr(bearer), str(bearer)):
+        for secret in (KEY, SECRET, TOKEN):
+            assert secret not in text
+    assert repr(_aws()) == "AwsCredentials(expires_at=never)"
+
+
+def test_frozen() -> None:
+    bearer = BearerToken(SecretString(TOKEN))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bearer.token = SecretString("x")  # type: ignore[misc]
+
+
+def test_expiry_is_normalised_to_utc() -> None:
+    plus2 = timezone(timedelta(hours=2))
+    bearer = BearerToken(SecretString(TOKEN), datetime(2030, 1, 1, 12, 0, tzinfo=plus2))
+    assert bearer.expires_at == datetime(2030, 1, 1, 10, 0, tzinfo=timezone.utc)
+    assert bearer.expires_at is not None and bearer.expires_at.tzinfo == timezone.utc
+
+
+def test_naive_expiry_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        BearerToken(SecretString(TOKEN), datetime(2030, 1, 1))
+
+
+def test_plain_strings_are_refused() -> None:
+    with pytest.raises(TypeError):
+        BearerToken(TOKEN)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        AwsCredentials(KEY, SecretString(SECRET))  # type: ignore[arg-type]
+
+
+def test_equality_and_no_hashing() -> None:
+    assert BearerToken(SecretString(TOKEN)) == BearerToken(SecretString(TOKEN))
+    assert BearerToken(SecretString(TOKEN)) != BearerToken(SecretString(TOKEN + "x"))
+    with pytest.raises(TypeError):
+        hash(BearerToken(SecretString(TOKEN)))
+
+
+def test_pickle_refused() -> None:
+    with pytest.raises(TypeError):
+        pickle.dumps(_aws())
+
+
+def test_expires_at_epoch() -> None:
+    when = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    assert BearerToken(SecretString(TOKEN), when).expires_at_epoch == when.timestamp()
+    assert BearerToken(SecretString(TOKEN)).expires_at_epoch is None

@@ -1,0 +1,94 @@
+"""Providers survive os.fork() even when another thread held their locks at fork time."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from literauth.testing import FakeIdentityServer
+
+from ._engine_helpers import ScriptedProvider, token_of
+from .conftest import FakeClock
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # 3.12+ warns on fork with threads
+]
+
+
+def _in_child(work: object) -> str:
+    """Run `work()` in a forked child; return what it wrote, failing on a hang."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        try:
+            result = str(work())  # type: ignore[operator]
+        except BaseException as exc:  # report anything to the parent
+            result = f"error: {type(exc).__name__}: {exc}"
+        os.write(write_fd, result.encode())
+        os._exit(0)
+    os.close(write_fd)
+    import select
+
+    ready, _, _ = select.select([read_fd], [], [], 20)
+    if not ready:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the child hung: a lock held at fork time deadlocked it")
+    output = os.read(read_fd, 4096).decode()
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    return output
+
+
+def _hold_write_lock(provider: ScriptedProvider) -> tuple[threading.Event, threading.Thread]:
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with provider._refresh_gate, provider._lock.gen_wlock():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    assert held.wait(5)
+    return release, thread
+
+
+def test_child_serves_cached_credential_despite_held_lock(clock: FakeClock) -> None:
+    provider = ScriptedProvider(clock=clock)
+    provider.resolve()
+    release, thread = _hold_write_lock(provider)
+    try:
+        assert _in_child(lambda: token_of(provider.resolve())) == "token-1"
+    finally:
+        release.set()
+        thread.join(5)
+
+
+def test_child_fetches_when_cache_expired_despite_held_lock(clock: FakeClock) -> None:
+    provider = ScriptedProvider(clock=clock)
+    provider.resolve()
+    clock.advance(3600)
+    release, thread = _hold_write_lock(provider)
+    try:
+        assert _in_child(lambda: token_of(provider.resolve())) == "token-2"
+    finally:
+        release.set()
+        thread.join(5)
+
+
+def test_child_gets_a_fresh_http_session() -> None:
+    from literauth._http import TokenFetcher
+
+    with FakeIdentityServer() as server:
+        fetcher = TokenFetcher("fork-test", server.url + "/token")
+        parent_session = id(fetcher._session)
+        child_session = _in_child(lambda: id(fetcher._session))
+        assert child_session != str(parent_session)
+        assert id(fetcher._session) == parent_session
+    assert sys.platform != "win32"
