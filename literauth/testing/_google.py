@@ -1,23 +1,301 @@
-"""Fake Google OAuth 2.0 JWT-bearer token endpoint (placeholder until the Vertex provider lands)."""
+"""Fake Google OAuth 2.0 token endpoint for service-account JWT assertions (RFC 7523).
+
+It keeps the public keys of the service accounts registered with it and checks each
+assertion the way Google does: grant type, signature, header, issuer, audience, scope and
+lifetime. Refusals carry Google's `{"error", "error_description"}` body and HTTP 400.
+`cryptography` and `pyjwt` are imported only when an account is registered or a request
+is checked, so `literauth.testing` imports without them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import dataclasses
+import itertools
+import json
+import os
+import pathlib
+import secrets
+import threading
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from ._server import Endpoint, RecordedRequest, Reply
+from ._server import Endpoint, RecordedRequest, Reply, ServerCore
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+    from ..vertex_oauth import VertexOAuthCredentialProvider
+
+__all__ = ["GoogleOAuthEndpoint", "VerifiedAssertion"]
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+MAX_ASSERTION_LIFETIME = 3600  # Google refuses assertions that live longer than an hour
+CLOCK_LEEWAY = 60.0  # seconds an iat may lie in the server's future
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"  # scopes the fake knows
+_HEADERS = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
+
+_BAD_SIGNATURE = "Invalid JWT Signature."
+_BAD_TIME = (
+    "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. "
+    "Check your iat and exp values in the JWT claim."
+)
+_NO_ACCOUNT = "Invalid grant: account not found"
+_BAD_AUDIENCE = "Invalid JWT: Failed audience check."
+_BAD_SCOPE = "Invalid OAuth scope or ID token audience provided."
+
+_shared_key_lock = threading.Lock()
+_shared_key: RSAPrivateKey | None = None
+_account_numbers = itertools.count(1)
+
+
+def _rsa_key(private_key: RSAPrivateKey | str | bytes | None) -> RSAPrivateKey:
+    """The given key (object or PEM), or one 2048-bit key generated once per process."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    global _shared_key
+    if private_key is None:
+        with _shared_key_lock:
+            if _shared_key is None:
+                _shared_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return _shared_key
+    if isinstance(private_key, str):
+        private_key = private_key.encode()
+    if isinstance(private_key, bytes):
+        loaded = serialization.load_pem_private_key(private_key, password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise TypeError("a service account needs an RSA key")
+        return loaded
+    return private_key
+
+
+def _pem(key: RSAPrivateKey, key_format: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    formats = {
+        "pkcs8": serialization.PrivateFormat.PKCS8,
+        "pkcs1": serialization.PrivateFormat.TraditionalOpenSSL,
+    }
+    if key_format not in formats:
+        raise ValueError("key_format must be 'pkcs8' or 'pkcs1'")
+    data = key.private_bytes(serialization.Encoding.PEM, formats[key_format], serialization.NoEncryption())
+    return data.decode("ascii")
+
+
+class _Refusal(Exception):
+    """An assertion the endpoint turns down, with Google's error code and description."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedAssertion:
+    """An assertion the endpoint accepted: its JOSE header and claims, as decoded."""
+
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
 
 
 class GoogleOAuthEndpoint(Endpoint):
-    """Google OAuth 2.0 token endpoint for service-account assertions."""
+    """Google's `POST /token` for service-account assertions (`grant_type=...jwt-bearer`).
+
+    Register accounts with `register_service_account()` (or `write_key_file()`); tokens
+    are issued only to assertions signed by a registered key. `require_kid` (default
+    True) refuses a header without `kid` (Google itself would try every key of the
+    account); `clock_leeway` is how far in the future an `iat` may lie.
+    """
 
     name = "google"
+    secret_fields = frozenset({"assertion"})
+
+    def __init__(self, server: ServerCore) -> None:
+        super().__init__(server)
+        self._keys: dict[str, dict[str, RSAPublicKey]] = {}  # client_email -> kid -> public key
+        self._accepted: list[VerifiedAssertion] = []
+        self._issued: list[str] = []
+        self.require_kid = True
+        self.clock_leeway = CLOCK_LEEWAY
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    @property
+    def token_uri(self) -> str:
+        """The URL assertions are posted to, and the audience they must name."""
+        return f"{self.server.url}/token"
+
+    def register_service_account(
+        self,
+        client_email: str | None = None,
+        *,
+        private_key: RSAPrivateKey | str | bytes | None = None,
+        key_format: str = "pkcs8",
+        project_id: str = "literauth-test",
+    ) -> dict[str, str]:
+        """Register a service account and return its key-file content, `token_uri` set here.
+
+        `private_key` (an RSA key object or PEM) defaults to one key generated per process,
+        so tests stay fast; each call still gets its own `client_email` and `private_key_id`.
+        `key_format` is "pkcs8" (what Google issues) or "pkcs1".
+        """
+        key = _rsa_key(private_key)
+        number = next(_account_numbers)
+        email = client_email or f"literauth-test-{number}@{project_id}.iam.gserviceaccount.com"
+        key_id = secrets.token_hex(20)
+        self.register_public_key(email, key_id, key.public_key())
+        return {
+            "type": "service_account",
+            "project_id": project_id,
+            "private_key_id": key_id,
+            "private_key": _pem(key, key_format),
+            "client_email": email,
+            "client_id": str(100_000_000_000_000_000_000 + number),
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": self.token_uri,
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "universe_domain": "googleapis.com",
+        }
+
+    def write_key_file(
+        self, path: str | os.PathLike[str], info: Mapping[str, str] | None = None, **register: Any
+    ) -> pathlib.Path:
+        """Write `info` (default: a newly registered account) as a key file readable by its owner only."""
+        data = dict(info) if info is not None else self.register_service_account(**register)
+        target = pathlib.Path(path)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+        return target
+
+    def register_public_key(self, client_email: str, key_id: str, public_key: RSAPublicKey) -> None:
+        """Accept assertions from `client_email` signed by the key matching `public_key`."""
+        with self._lock:
+            self._keys.setdefault(client_email, {})[key_id] = public_key
+
+    def revoke_key(self, client_email: str, key_id: str) -> None:
+        """Delete one key of an account, as an administrator deleting it in the console."""
+        with self._lock:
+            self._keys.get(client_email, {}).pop(key_id, None)
+
+    def delete_account(self, client_email: str) -> None:
+        """Delete an account and all its keys."""
+        with self._lock:
+            self._keys.pop(client_email, None)
+
+    @property
+    def accepted(self) -> list[VerifiedAssertion]:
+        """The assertions accepted so far, oldest first."""
+        with self._lock:
+            return list(self._accepted)
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """The access tokens handed out so far, oldest first (fakes, for comparison in tests)."""
+        with self._lock:
+            return list(self._issued)
+
+    def reset(self) -> None:
+        """Forget faults, requests and issued tokens; registered accounts stay."""
+        super().reset()
+        with self._lock:
+            self._accepted.clear()
+            self._issued.clear()
+        self.require_kid = True
+        self.clock_leeway = CLOCK_LEEWAY
+
+    def make_provider(self, **options: Any) -> VertexOAuthCredentialProvider:
+        """A `VertexOAuthCredentialProvider` for a newly registered account pointed here."""
+        from ..vertex_oauth import VertexOAuthCredentialProvider
+
+        info = self.register_service_account()
+        return VertexOAuthCredentialProvider.from_service_account_json(info, **options)
+
+    # -- serving ---------------------------------------------------------------------------------
 
     def matches(self, method: str, path: str, form: Mapping[str, str]) -> bool:
-        return False
+        return method == "POST" and path == "/token"
 
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
-        raise NotImplementedError
+        try:
+            verified = self._verify(form)
+        except _Refusal as refusal:
+            return _json(400, {"error": refusal.error, "error_description": refusal.description})
+        token = "ya29.literauth-fake." + secrets.token_urlsafe(48)
+        with self._lock:
+            self._accepted.append(verified)
+            self._issued.append(token)
+        return _json(200, {"access_token": token, "expires_in": int(self.lifetime), "token_type": "Bearer"})
 
-    def make_provider(self, **options: Any) -> Any:
-        raise NotImplementedError
+    def _verify(self, form: Mapping[str, str]) -> VerifiedAssertion:
+        """Check the request as Google does; raise `_Refusal` at the first fault found."""
+        import jwt
+
+        grant_type = form.get("grant_type", "")
+        if grant_type != JWT_BEARER:
+            raise _Refusal("unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+        assertion = form.get("assertion", "")
+        if not assertion:
+            raise _Refusal("invalid_request", "Missing required parameter: assertion")
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise _Refusal("invalid_grant", "Invalid JWT: the assertion is not a well-formed JWT.") from None
+        public_key = self._signing_key(header, claims)
+        try:
+            jwt.decode(
+                assertion, public_key, algorithms=["RS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
+            )
+        except jwt.PyJWTError:
+            raise _Refusal("invalid_grant", _BAD_SIGNATURE) from None
+        self._check_claims(claims)
+        return VerifiedAssertion(header, claims)
+
+    def _signing_key(self, header: Mapping[str, Any], claims: Mapping[str, Any]) -> RSAPublicKey:
+        """The registered public key named by `iss` and `kid`, after the header checks."""
+        if header.get("alg") != "RS256":
+            raise _Refusal("invalid_grant", _BAD_SIGNATURE)
+        if header.get("typ", "JWT") != "JWT":
+            raise _Refusal("invalid_grant", "Invalid JWT: unsupported typ in the JWT header.")
+        issuer = claims.get("iss")
+        with self._lock:
+            keys = dict(self._keys.get(issuer, {})) if isinstance(issuer, str) else None
+        if not keys:
+            raise _Refusal("invalid_grant", _NO_ACCOUNT)
+        kid = header.get("kid")
+        if kid is None and not self.require_kid and len(keys) == 1:
+            return next(iter(keys.values()))
+        if not isinstance(kid, str) or kid not in keys:
+            raise _Refusal("invalid_grant", _BAD_SIGNATURE)  # a deleted key looks like this
+        return keys[kid]
+
+    def _check_claims(self, claims: Mapping[str, Any]) -> None:
+        """Audience, lifetime and scope, in that order."""
+        if claims.get("aud") != self.token_uri:
+            raise _Refusal("invalid_grant", _BAD_AUDIENCE)
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not _is_number(iat) or not _is_number(exp):
+            raise _Refusal("invalid_grant", _BAD_TIME)
+        now = self.now()
+        if exp - iat > MAX_ASSERTION_LIFETIME or exp <= iat or iat > now + self.clock_leeway or exp <= now:
+            raise _Refusal("invalid_grant", _BAD_TIME)
+        scope = claims.get("scope")
+        if not isinstance(scope, str) or not _known_scopes(scope.split(" ")):
+            raise _Refusal("invalid_scope", _BAD_SCOPE)
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _known_scopes(scopes: Iterable[str]) -> bool:
+    """Every scope is a Google API scope; empty pieces (double spaces) are refused."""
+    items = list(scopes)
+    return bool(items) and all(s.startswith(SCOPE_PREFIX) and len(s) > len(SCOPE_PREFIX) for s in items)
+
+
+def _json(status: int, body: Mapping[str, Any]) -> Reply:
+    return Reply(status, json.dumps(body).encode(), _HEADERS, "application/json; charset=utf-8")
