@@ -235,8 +235,12 @@ class RefreshingCredentialProvider(CredentialProvider):
         """
         next(self._resolves)
         if not force_refresh:
-            with self._read_lock():
+            lock = self._read_lock()
+            lock.acquire()  # direct calls: the context-manager frames cost a fifth of a hit
+            try:
                 entry = self._entry
+            finally:
+                lock.release()
             if entry is not None:
                 now = self._clock()
                 if now < entry.refresh_at:
