@@ -262,8 +262,9 @@ class GoogleOAuthEndpoint(Endpoint):
             raise _Refusal("invalid_grant", "Invalid JWT: unsupported typ in the JWT header.")
         issuer = claims.get("iss")
         with self._lock:
-            keys = dict(self._keys.get(issuer, {})) if isinstance(issuer, str) else None
-        if not keys:
+            account = self._keys.get(issuer) if isinstance(issuer, str) else None
+            keys = None if account is None else dict(account)
+        if keys is None:
             raise _Refusal("invalid_grant", _NO_ACCOUNT)
         kid = header.get("kid")
         if kid is None and not self.require_kid and len(keys) == 1:
