@@ -59,7 +59,8 @@ def demo() -> int:
     with FakeIdentityServer() as server, tempfile.TemporaryDirectory() as tmp:
         key_file = server.google.write_key_file(pathlib.Path(tmp) / "key.json")
         environ = {"GOOGLE_APPLICATION_CREDENTIALS": str(key_file)}
-        with VertexOAuthCredentialProvider.from_env(environ) as provider:
+        provider = VertexOAuthCredentialProvider.from_env(environ)
+        with provider:  # close() releases its HTTP session
             headers = authorization(provider)
             authorization(provider)  # served from the cache: no second token request
             token = provider.resolve()
@@ -83,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo()
     if not args.project:
         parser.error("--project is required (or pass --demo)")
-    with VertexOAuthCredentialProvider.from_env() as provider, requests.Session() as session:
+    provider = VertexOAuthCredentialProvider.from_env()  # build once, share everywhere
+    with provider, requests.Session() as session:
         print(ask(provider, session, vertex_url(args.project, args.location, args.model), args.prompt))
     return 0
 

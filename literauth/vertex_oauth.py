@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -178,7 +179,7 @@ def _read_key_file(path: str | os.PathLike[str]) -> Any:
         raise ConfigurationError(f"vertex: service-account key file {name} is not JSON") from None
 
 
-_TIME_WORDS = ("iat", "exp", "timeframe", "short-lived", "clock", "expired", "too early", "future")
+_ABOUT_TIME = re.compile(r"\b(iat|exp|timeframe|short-lived|clock|expired|too early|future)\b")
 
 
 def _hint(error_code: str | None, description: str | None) -> str | None:
@@ -190,13 +191,15 @@ def _hint(error_code: str | None, description: str | None) -> str | None:
                 "Check that the service-account key (private_key_id) still exists and is enabled: "
                 "a deleted, disabled or rotated key is refused this way; download a new key file"
             )
-        if any(word in text for word in _TIME_WORDS):
+        if _ABOUT_TIME.search(text):
             return (
                 "Check this machine's clock: it must be within a minute of real time "
                 "(enable NTP time synchronisation)"
             )
         if "account not found" in text or "deleted" in text:
             return "Check that the service account (client_email) still exists in its project"
+        if "audience" in text:
+            return "Check token_uri in the key file: the assertion is addressed to that endpoint"
     if error_code == "invalid_scope":
         return "Check the scopes requested (VERTEX_AI_SCOPE or scopes=)"
     return None

@@ -31,7 +31,9 @@ from literauth import (
     MalformedResponseError,
     SecretString,
     TokenEndpointError,
+    vertex_oauth,
 )
+from literauth._http import TokenResponse
 from literauth.testing import FakeIdentityServer
 from literauth.testing._google import GoogleOAuthEndpoint
 from literauth.vertex_oauth import DEFAULT_SCOPE, DEFAULT_TOKEN_URI, VertexOAuthCredentialProvider
@@ -511,7 +513,7 @@ def test_loaded_key_object_is_accepted(
     make: Callable[..., VertexOAuthCredentialProvider], google: GoogleOAuthEndpoint,
     info: dict[str, str], rsa_key: rsa.RSAPrivateKey,
 ) -> None:
-    provider = make({**info, "private_key": rsa_key})  # type: ignore[dict-item]
+    provider = make({**info, "private_key": rsa_key})
     assert _token(provider.resolve()) == google.issued_tokens[-1]
 
 
@@ -600,6 +602,34 @@ def test_unusable_success_body_is_malformed(
     google.fail(200, body)
     with pytest.raises(MalformedResponseError):
         make(info).resolve()
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "expected"),
+    [
+        ("invalid_grant", "Invalid JWT Signature.", "private_key_id"),
+        ("invalid_grant", (
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
+            "timeframe. Check your iat and exp values in the JWT claim."
+        ), "clock"),
+        ("invalid_grant", "Token used too early", "clock"),
+        ("invalid_grant", "Invalid grant: account not found", "client_email"),
+        ("invalid_grant", "The account has been deleted", "client_email"),
+        ("invalid_grant", "Invalid JWT: Failed audience check. The expected value was x.", "token_uri"),
+        ("invalid_scope", "Invalid OAuth scope or ID token audience provided.", "VERTEX_AI_SCOPE"),
+        ("invalid_grant", "Something new", None),
+        ("unauthorized_client", "Client is unauthorized to retrieve access tokens", None),
+        (None, None, None),
+    ],
+)
+def test_error_hints(code: str | None, description: str | None, expected: str | None) -> None:
+    body = json.dumps({"error": code, "error_description": description}).encode()
+    parsed = vertex_oauth._parse_error(TokenResponse(400, {}, body, 0.0, 0.0))
+    assert (parsed.error_code, parsed.description) == (code, description)
+    if expected is None:
+        assert parsed.hint is None
+    else:
+        assert parsed.hint is not None and expected in parsed.hint
 
 
 # -- the fake endpoint checks assertions the way Google does -----------------------------------------
@@ -711,6 +741,21 @@ def test_fake_refuses_like_google(
     error, description = _google_error(_post(google, grant_type=GRANT, assertion=assertion))
     assert error == expected[0] and expected[1] in description
     assert google.issued_tokens == []
+
+
+def test_fake_accepts_every_key_of_a_rotated_account(
+    make: Callable[..., VertexOAuthCredentialProvider], google: GoogleOAuthEndpoint,
+    info: dict[str, str], other_key: rsa.RSAPrivateKey,
+) -> None:
+    rotated = google.register_service_account(info["client_email"], private_key=other_key)
+    assert rotated["private_key_id"] != info["private_key_id"]
+    make(info).resolve()
+    make(rotated).resolve()
+    assert [a.header["kid"] for a in google.accepted] == [info["private_key_id"], rotated["private_key_id"]]
+    google.revoke_key(info["client_email"], info["private_key_id"])
+    assert _fails(make(info)).description == "Invalid JWT Signature."
+    make(rotated).resolve()
+    assert len(google.issued_tokens) == 3
 
 
 def test_fake_accepts_a_missing_kid_when_not_strict(sign: Callable[..., str], google: GoogleOAuthEndpoint) -> None:

@@ -137,7 +137,8 @@ class GoogleOAuthEndpoint(Endpoint):
         """Register a service account and return its key-file content, `token_uri` set here.
 
         `private_key` (an RSA key object or PEM) defaults to one key generated per process,
-        so tests stay fast; each call still gets its own `client_email` and `private_key_id`.
+        so tests stay fast; each call gets its own `private_key_id`, and its own
+        `client_email` unless one is given (then the key is added to that account).
         `key_format` is "pkcs8" (what Google issues) or "pkcs1".
         """
         key = _rsa_key(private_key)
