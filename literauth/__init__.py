@@ -9,6 +9,8 @@
 import logging
 
 from ._version import __version__
+from .azure_ad import AzureAdCredentialProvider
+from .bedrock_sts import WebIdentityCredentialProvider
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import (
     ConfigurationError,
@@ -26,11 +28,13 @@ from .provider import (
     SupportsResolve,
 )
 from .secret import SecretString
+from .vertex_oauth import VertexOAuthCredentialProvider
 
 logging.getLogger("literauth").addHandler(logging.NullHandler())
 
 __all__ = [
     "AwsCredentials",
+    "AzureAdCredentialProvider",
     "BearerToken",
     "ConfigurationError",
     "Credential",
@@ -45,5 +49,7 @@ __all__ = [
     "SupportsResolve",
     "TokenEndpointError",
     "TransportError",
+    "VertexOAuthCredentialProvider",
+    "WebIdentityCredentialProvider",
     "__version__",
 ]

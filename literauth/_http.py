@@ -14,10 +14,8 @@ import platform
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Union
+from typing import TYPE_CHECKING, Union
 from urllib.parse import urlsplit
-
-import requests
 
 from ._policy import RetryPolicy
 from ._version import __version__
@@ -29,6 +27,9 @@ from .errors import (
     TransportError,
 )
 from .secret import SecretString
+
+if TYPE_CHECKING:  # requests is imported on first use: it is most of an import's cost
+    import requests
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -44,10 +45,14 @@ _log = logging.getLogger("literauth.http")
 Timeout = Union[float, tuple[float, float]]
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 15.0)  # (connect, read) seconds
 MAX_BODY = 1024 * 1024  # a token answer is small: read no more than 1 MiB
-USER_AGENT = (
-    f"literauth/{__version__} python/{platform.python_version_tuple()[0]}."
-    f"{platform.python_version_tuple()[1]} requests/{requests.__version__}"
-)
+
+
+def user_agent() -> str:
+    """``literauth/<version> python/<x.y> requests/<x.y.z>``."""
+    import requests
+
+    major, minor, _ = platform.python_version_tuple()
+    return f"literauth/{__version__} python/{major}.{minor} requests/{requests.__version__}"
 
 
 def is_loopback_host(host: str) -> bool:
@@ -109,6 +114,21 @@ class EndpointError:
     hint: str | None = None
 
 
+class _Lazy:
+    """A value computed on first use (the User-Agent needs the requests version)."""
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make = make
+        self._value: str | None = None
+
+    def value(self) -> str:
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+
+_USER_AGENT = _Lazy(user_agent)
+
 ErrorParser = Callable[[TokenResponse], EndpointError]
 FormValue = Union[str, SecretString]
 
@@ -160,25 +180,28 @@ class TokenFetcher:
         self._clock = clock
         self._sleep = sleep
         self._owns_session = session is None
-        self._session = session if session is not None else self._new_session()
+        self._session = session  # made on the first request when the caller gave none
         self.requests_made = 0
         _fetchers.add(self)
 
-    @staticmethod
-    def _new_session() -> requests.Session:
-        session = requests.Session()
-        session.trust_env = True
+    def _get_session(self) -> requests.Session:
+        session = self._session
+        if session is None:
+            import requests
+
+            session = self._session = requests.Session()
         return session
 
     def _after_fork(self) -> None:
         # The parent's pooled sockets must not be shared; drop them unclosed.
         if self._owns_session:
-            self._session = self._new_session()
+            self._session = None
 
     def close(self) -> None:
         """Close the session if this fetcher created it."""
-        if self._owns_session:
+        if self._owns_session and self._session is not None:
             self._session.close()
+            self._session = None
 
     def post_form(
         self,
@@ -213,13 +236,16 @@ class TokenFetcher:
     def _attempt(
         self, form: Mapping[str, FormValue], parse_error: ErrorParser, accept: str
     ) -> TokenResponse | CredentialError:
+        import requests
+
+        session = self._get_session()
         data = {k: (v.expose_secret() if isinstance(v, SecretString) else v) for k, v in form.items()}
-        headers = {"Accept": accept, "User-Agent": USER_AGENT}
+        headers = {"Accept": accept, "User-Agent": _USER_AGENT.value()}
         sent_at = self._clock()
         tick = time.perf_counter()
         self.requests_made += 1
         try:
-            with self._session.post(
+            with session.post(
                 self.url,
                 data=data,
                 headers=headers,

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, NoReturn, Protocol, TypedDict, runtime_checkable
 
-import requests
 from readerwriterlock import rwlock
 
 from ._http import DEFAULT_TIMEOUT, Timeout, TokenFetcher
@@ -33,6 +32,7 @@ from .errors import ConfigurationError, CredentialError, LiterAuthError, Malform
 from .secret import SecretString
 
 if TYPE_CHECKING:
+    import requests
     from typing_extensions import Unpack
 
 __all__ = [
