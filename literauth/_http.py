@@ -315,7 +315,7 @@ class TokenFetcher:
         if info.reference:
             message += f" ({info.reference})"
         if info.hint:
-            message += f". {info.hint}"
+            message = message.rstrip(".") + f". {info.hint}"
         return TokenEndpointError(
             message,
             status_code=status,

@@ -33,7 +33,7 @@ from .secret import SecretString
 
 if TYPE_CHECKING:
     import requests
-    from typing_extensions import Unpack
+    from typing_extensions import Self, Unpack
 
 __all__ = [
     "CredentialProvider",
@@ -413,7 +413,7 @@ class RefreshingCredentialProvider(CredentialProvider):
         if self._fetcher is not None:
             self._fetcher.close()
 
-    def __enter__(self) -> RefreshingCredentialProvider:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
