@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import pathlib
+import subprocess
+import sys
 import textwrap
+import threading
 from collections.abc import Iterator, Mapping
+from types import ModuleType
 
 import pytest
 
@@ -27,7 +32,7 @@ from literauth.testing import FakeIdentityServer
 from literauth.testing._sts import DEFAULT_ROLE_ARN
 from literauth.vertex_oauth import VertexOAuthCredentialProvider
 
-from .conftest import START, FakeClock, assert_no_secret
+from .conftest import START, FakeClock, FakeSleep, assert_no_secret
 
 # The three entries of the issue, verbatim.
 ISSUE_EXAMPLE = """\
@@ -785,3 +790,91 @@ def test_a_problem_in_one_field_does_not_hide_the_entry_s_other_problems() -> No
     assert fields == ["api_key", "fallbacks", "provider_model", "timeout_secs"]
     # the failed interpolation is reported once, not also as a malformed provider_model
     assert sum("VENDOR" in p.message for p in excinfo.value.problems) == 1
+
+
+# -- the example: a Flask app choosing credentials per model name -------------------------------------
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "flask_models_config.py"
+EXAMPLE_TOML = EXAMPLE.with_name("models.toml")
+
+
+def _example_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("flask_models_config_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_imports_without_side_effects(capsys: pytest.CaptureFixture[str]) -> None:
+    before = set(threading.enumerate())
+    module = _example_module()
+    assert callable(module.create_app) and callable(module.create_app_from_file)
+    assert set(threading.enumerate()) - before == set()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_example_models_file_loads_with_shared_identities(env: dict[str, str], tables: list[ModelTable]) -> None:
+    table = load_models(EXAMPLE_TOML, environ={**env, "MISTRAL_API_KEY": KEY})
+    tables.append(table)
+    assert list(table) == ["gpt-4o", "gpt-4o-mini", "claude-3-opus", "gemini-1.5-pro", "mistral-large"]
+    assert table["gpt-4o"].credential_provider is table["gpt-4o-mini"].credential_provider
+    assert len(table.providers) == 4
+    assert table["claude-3-opus"].base_url == "https://bedrock-runtime.us-east-1.amazonaws.com"
+    with pytest.raises(ModelConfigError, match="MISTRAL_API_KEY is not set"):
+        load_models(EXAMPLE_TOML, environ=env)
+
+
+def test_example_app_routes_each_model_to_its_credentials(
+    server: FakeIdentityServer, env: dict[str, str]
+) -> None:
+    module = _example_module()
+    app = module.create_app_from_file(EXAMPLE_TOML, environ={**env, "MISTRAL_API_KEY": KEY})
+    client = app.test_client()
+    listed = client.get("/v1/models").get_json()["data"]
+    assert [m["id"] for m in listed][:2] == ["gpt-4o", "gpt-4o-mini"]
+    assert listed[0]["fallbacks"] == ["gpt-4o-mini"]
+
+    bedrock = client.post("/v1/chat/completions", json={"model": "claude-3-opus", "messages": []})
+    assert bedrock.status_code == 200
+    assert bedrock.get_json()["answer"]["auth"] == "aws-sigv4"
+    azure = client.post("/v1/chat/completions", json={"model": "gpt-4o-mini"}).get_json()
+    assert azure["served_by"] == "gpt-4o-mini" and azure["answer"]["auth"] == "bearer"
+    assert client.post("/v1/chat/completions", json={"model": "nope"}).status_code == 404
+    health = client.get("/healthz").get_json()["identities"]
+    assert health[0]["models"] == ["gpt-4o", "gpt-4o-mini"] and health[0]["token_requests"] == 1
+    assert (server.azure.request_count, server.sts.request_count, server.google.request_count) == (1, 1, 0)
+    texts = [r.get_data(as_text=True) for r in (bedrock,)] + [str(azure), str(health)]
+    assert_no_secret(texts, [KEY, env["AZURE_CLIENT_SECRET"]])
+    app.extensions["model_table"].close()
+
+
+def test_example_app_tries_fallbacks_then_gives_up(
+    server: FakeIdentityServer, env: dict[str, str], fake_sleep: FakeSleep
+) -> None:
+    module = _example_module()
+    text = entry("a", "azure/gpt-4o", fallbacks='["b"]') + entry("b", api_key=f'"{KEY}"')
+    calls: list[str] = []
+
+    def flaky(model: ModelEntry, credential: object, body: object) -> dict[str, str]:
+        calls.append(model.name)
+        raise module.UpstreamError(f"{model.name}: HTTP 503")
+
+    with load_models(text, environ=env, sleep=fake_sleep) as table:
+        server.azure.fail(500, times=10)  # the token request fails too: a CredentialError, then a fallback
+        reply = module.create_app(table, flaky).test_client().post("/v1/chat/completions", json={"model": "a"})
+    assert reply.status_code == 502
+    failures = reply.get_json()["failures"]
+    assert [f["model"] for f in failures] == ["a", "b"]
+    assert "500" in failures[0]["error"] and calls == ["b"]
+    assert fake_sleep.calls  # the token request was retried, without really sleeping
+
+
+def test_example_demo_runs_against_the_fake_server() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--demo"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "token requests: azure 1, sts 1, google 1 (for 5 models)" in result.stdout
+    assert "served by gpt-4o-mini" in result.stdout
+    assert result.stderr == ""
