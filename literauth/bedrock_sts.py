@@ -12,17 +12,17 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
-from xml.etree.ElementTree import Element
 
 from ._http import EndpointError, FormValue, TokenResponse, check_endpoint_url
 from ._policy import RetryPolicy
-from ._xml import UnsafeXmlError, XmlError, find_local, local_name, parse_xml
 from .credentials import AwsCredentials
 from .errors import ConfigurationError, MalformedResponseError
 from .provider import RefreshingCredentialProvider
 from .secret import SecretString
 
 if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
     from typing_extensions import Unpack
 
     from .provider import ProviderOptions
@@ -355,6 +355,8 @@ def parse_assume_role_response(response: TokenResponse, provider: str, host: str
     With a `Date` header the expiry is the local send time plus (Expiration - Date), so a
     local clock that is off by minutes still refreshes on time.
     """
+    from ._xml import UnsafeXmlError, XmlError, local_name, parse_xml  # XML is loaded on first use
+
     try:
         root = parse_xml(response.body)
     except UnsafeXmlError:
@@ -397,6 +399,8 @@ def parse_assume_role_response(response: TokenResponse, provider: str, host: str
 
 
 def _child_text(element: Element | None, name: str) -> str | None:
+    from ._xml import find_local
+
     if element is None:
         return None
     found = find_local(element, name)
@@ -410,6 +414,8 @@ def parse_sts_error(response: TokenResponse, redact: tuple[SecretString, ...] = 
     `IDPCommunicationError` and `Throttling` are retryable; other codes are not, except
     on 429 and 5xx answers, which are left to the HTTP status. Any `redact` secret is masked.
     """
+    from ._xml import XmlError, find_local, parse_xml
+
     try:
         root = parse_xml(response.body)
     except XmlError:

@@ -432,10 +432,16 @@ class StsEndpoint(Endpoint):
         )
 
     def fail_with(
-        self, code: str, message: str | None = None, *, times: int = 1, status: int | None = None
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        times: int = 1,
+        status: int | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Answer the next `times` requests with STS error `code` (its real HTTP status unless `status`)."""
-        reply = self.error_reply(code, message)
+        reply = self.error_reply(code, message, request_id=request_id)
         headers = dict(reply.headers, **{"Content-Type": "text/xml"})
         self.fail(reply.status if status is None else status, reply.body, headers=headers, times=times)
 
