@@ -195,6 +195,10 @@ class ModelConfigError(ConfigurationError):
         self.source = source
         self.problems = tuple(problems)
 
+    def __reduce__(self) -> tuple[type[ModelConfigError], tuple[str, list[ConfigProblem]]]:
+        # copy and pickle rebuild from the constructor's arguments, not from the message
+        return type(self), (self.source, list(self.problems))
+
 
 # -- loading -------------------------------------------------------------------------------
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib.util
 import os
 import pathlib
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -653,6 +655,14 @@ def test_one_broken_environment_is_reported_once_per_entry(env: dict[str, str]) 
     assert set(messages) == {"a", "b"}
     assert "AWS_ROLE_ARN" in messages["a"] and "api_key" in messages["a"]
     assert "see models[0]" in messages["b"]
+
+
+def test_the_error_survives_copy_and_pickle() -> None:
+    with pytest.raises(ModelConfigError) as excinfo:
+        load_models(entry(api_key='"${MISSING}"'), environ={})
+    for clone in (copy.copy(excinfo.value), pickle.loads(pickle.dumps(excinfo.value))):
+        assert isinstance(clone, ModelConfigError)
+        assert str(clone) == str(excinfo.value) and clone.problems == excinfo.value.problems
 
 
 def test_problem_str_is_readable() -> None:
