@@ -152,20 +152,12 @@ def demo(config: str | os.PathLike[str] = DEFAULT_CONFIG) -> int:
     import tempfile
 
     from literauth.testing import FakeIdentityServer
-    from literauth.testing._sts import DEFAULT_ROLE_ARN
 
     with tempfile.TemporaryDirectory() as scratch, FakeIdentityServer() as idp:
-        folder = pathlib.Path(scratch)
         mistral_key = secrets.token_urlsafe(24)
-        env = {
-            **idp.azure.environ(),  # AZURE_TENANT_ID, ..., AZURE_AUTHORITY_HOST=the fake server
-            "AWS_ROLE_ARN": DEFAULT_ROLE_ARN,
-            "AWS_WEB_IDENTITY_TOKEN_FILE": idp.sts.write_web_identity_token(folder / "web-identity-token"),
-            "AWS_REGION": "eu-west-1",
-            "AWS_ENDPOINT_URL_STS": idp.url,
-            "GOOGLE_APPLICATION_CREDENTIALS": os.fspath(idp.google.write_key_file(folder / "sa.json")),
-            "MISTRAL_API_KEY": mistral_key,
-        }
+        # AZURE_*, AWS_ROLE_ARN + a web identity token file, a service-account key file: all
+        # pointed at the fake server
+        env = {**idp.environ(scratch), "MISTRAL_API_KEY": mistral_key}
         with load_models(pathlib.Path(config), environ=env) as table:
             down = {next((e.name for e in table.values() if e.fallbacks), "")}
             client = create_app(table, _checking_upstream(idp, {mistral_key}, down)).test_client()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.util
-import os
 import pathlib
 import pickle
 import subprocess
@@ -31,7 +30,6 @@ from literauth.config import (
 )
 from literauth.provider import RefreshingCredentialProvider
 from literauth.testing import FakeIdentityServer
-from literauth.testing._sts import DEFAULT_ROLE_ARN
 from literauth.vertex_oauth import VertexOAuthCredentialProvider
 
 from .conftest import START, FakeClock, FakeSleep, assert_no_secret
@@ -76,15 +74,7 @@ def problems_of(excinfo: pytest.ExceptionInfo[ModelConfigError]) -> list[str]:
 @pytest.fixture
 def env(server: FakeIdentityServer, tmp_path: pathlib.Path) -> dict[str, str]:
     """Environment variables pointing the three identity providers at the fake server."""
-    environ = dict(server.azure.environ())
-    environ.update({
-        "AWS_ROLE_ARN": DEFAULT_ROLE_ARN,
-        "AWS_WEB_IDENTITY_TOKEN_FILE": server.sts.write_web_identity_token(tmp_path / "web-identity-token"),
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_STS": server.url,
-        "GOOGLE_APPLICATION_CREDENTIALS": os.fspath(server.google.write_key_file(tmp_path / "sa.json")),
-    })
-    return environ
+    return server.environ(tmp_path)
 
 
 @pytest.fixture
