@@ -11,6 +11,7 @@ import logging
 from ._version import __version__
 from .azure_ad import AzureAdCredentialProvider
 from .bedrock_sts import WebIdentityCredentialProvider
+from .config import ModelConfigError, ModelEntry, ModelTable, load_models
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import (
     ConfigurationError,
@@ -42,6 +43,9 @@ __all__ = [
     "CredentialProvider",
     "LiterAuthError",
     "MalformedResponseError",
+    "ModelConfigError",
+    "ModelEntry",
+    "ModelTable",
     "ProviderStats",
     "RefreshingCredentialProvider",
     "SecretString",
@@ -52,4 +56,5 @@ __all__ = [
     "VertexOAuthCredentialProvider",
     "WebIdentityCredentialProvider",
     "__version__",
+    "load_models",
 ]

@@ -15,7 +15,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Union
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from ._policy import RetryPolicy
 from ._version import __version__
@@ -67,19 +67,29 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_endpoint_url(url: str, what: str) -> str:
-    """Return `url` if it is https, or http on a loopback host; else raise ConfigurationError."""
+    """Return `url` if it is https, or http on a loopback host; else raise ConfigurationError.
+
+    Error messages quote only scheme, host and path: user information or a query string
+    could carry a secret.
+    """
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(f"{what} must be a non-empty URL")
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        has_user = bool(parts.username or parts.password)
+        parts.port  # noqa: B018 - a malformed port raises here, not at the first request
+    except ValueError:
+        raise ConfigurationError(f"{what} is not a valid URL") from None
+    if has_user:
+        raise ConfigurationError(f"{what} must not carry user information")
+    shown = urlunsplit((parts.scheme, host, parts.path, "", ""))
     if parts.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(f"{what} must be an absolute https:// URL, got {url!r}")
+        raise ConfigurationError(f"{what} must be an absolute https:// URL, got {shown!r}")
     if parts.scheme == "http" and not is_loopback_host(host):
         raise ConfigurationError(
-            f"{what} must use https:// (plain http is only allowed on loopback), got {url!r}"
+            f"{what} must use https:// (plain http is only allowed on loopback), got {shown!r}"
         )
-    if parts.username or parts.password:
-        raise ConfigurationError(f"{what} must not carry user information")
     return url.strip()
 
 

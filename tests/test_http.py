@@ -223,3 +223,15 @@ def test_no_secret_in_logs_or_errors(core: ServerCore, fake_sleep: FakeSleep,
     texts = [debug_logs.text, str(info.value), repr(info.value)]
     assert "POST 127.0.0.1 -> 503" in debug_logs.text
     assert_no_secret(texts, [SECRET])
+
+
+def test_bad_urls_never_echo_credentials() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        check_endpoint_url("http://user:hunter2@example.com/token", "endpoint")
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ConfigurationError) as info:
+        check_endpoint_url("ftp://example.com/token?key=hunter2", "endpoint")
+    assert "hunter2" not in str(info.value)
+    for bad in ("https://[::1", "https://host:notaport/x"):
+        with pytest.raises(ConfigurationError, match="not a valid URL"):
+            check_endpoint_url(bad, "endpoint")
