@@ -961,7 +961,8 @@ def test_the_fake_success_answer_has_the_real_shape(server: FakeIdentityServer) 
     assert (
         root.findtext("s:ResponseMetadata/s:RequestId", namespaces=ns) == response.headers["x-amzn-RequestId"]
     )
-    # The Date header is the server's clock, which was moved an hour back.
+    # One Date header (a second one would make it unreadable), on the server's clock, moved an hour back.
+    assert len(response.raw.headers.getlist("Date")) == 1
     server_date = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
     assert server_date == pytest.approx(time.time() - 3600, abs=3)
     expires = datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
@@ -1008,6 +1009,14 @@ def test_the_fake_lifetime_overrides_the_duration_until_reset(
         assert server.sts.lifetime == 3600
         assert p.resolve(force_refresh=True).expires_at_epoch == pytest.approx(START + 3600, abs=1)
     assert server.sts.max_session_duration == 43200 and server.sts.allowed_roles is None
+
+
+def test_the_provider_works_over_https_with_the_servers_ca() -> None:
+    pytest.importorskip("cryptography")
+    with FakeIdentityServer(https=True) as server, server.sts_provider() as p:
+        assert p.endpoint.startswith("https://127.0.0.1:")
+        assert isinstance(p.resolve(), AwsCredentials)
+        assert server.sts.request_count == 1
 
 
 def test_server_sts_provider_builds_a_working_provider(server: FakeIdentityServer, clock: FakeClock) -> None:
