@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import itertools
+import pathlib
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -439,3 +441,40 @@ def test_aws_error_answers_pass_through(api: ApiServer) -> None:
         response = client.get("/x")
     assert response.status_code == 429
     assert len(api.seen) == 1
+
+
+# -- the examples ------------------------------------------------------------------------
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load_example(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"literauth_example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("flask_azure_openai_client", "token requests: 1 for 8 chats"),
+        ("bedrock_converse", "STS calls: 1 for 2 signed Bedrock calls"),
+        ("openai_sdk_token_callable", "token requests: 1 for 2 completions"),
+    ],
+)
+def test_examples_import_quietly_and_run_their_demo(
+    name: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    threads_before = threading.active_count()
+    module = _load_example(name)
+    assert threading.active_count() == threads_before  # importing starts nothing
+    assert capsys.readouterr().out == ""
+    assert module.main(["--demo"]) == 0
+    out = capsys.readouterr().out
+    if name == "openai_sdk_token_callable" and importlib.util.find_spec("openai") is None:
+        assert out.startswith("skipped: ")
+        pytest.skip("openai is not installed")
+    assert expected in out
+    assert "fake" in out
