@@ -46,7 +46,7 @@ class DemoSettings:
     """How hard and how long to drive the providers (all times are simulated seconds)."""
 
     threads: int = 8
-    calls_per_step: int = 20  # resolve() calls per thread and provider in each burst
+    calls_per_step: int = 50  # resolve() calls per thread and provider in each burst
     step: float = 10.0  # the clock moves this far between bursts
     duration: float = 3600.0  # one simulated hour
     lifetime: float = 900.0  # tokens live 15 minutes, so the hour holds several refreshes
@@ -499,14 +499,14 @@ def _format(report: DemoReport) -> str:
         "in the background"
     )
     header = (
-        f"{'provider':<10}{'calls served':>14}{'failed':>8}{'token requests':>16}{'tokens served':>15}"
-        f"{'cache hits':>12}{'p50 resolve':>13}{'p99 resolve':>13}"
+        f"{'provider':<10}{'calls served':>14}{'failed':>8}{'token requests':>16}{'refused':>9}"
+        f"{'tokens':>8}{'cache hits':>12}{'p50 resolve':>13}{'p99 resolve':>13}"
     )
     lines = [title, timing, "", header]
     for p in report.providers:
         lines.append(
-            f"{p.name:<10}{p.calls:>14}{p.failed:>8}{p.issued:>16}{p.tokens_served:>15}"
-            f"{p.hit_rate:>12.3%}{p.p50 * 1e6:>10.1f} us{p.p99 * 1e6:>10.1f} us"
+            f"{p.name:<10}{p.calls:>14}{p.failed:>8}{p.server_requests:>16}{p.refused:>9}"
+            f"{p.tokens_served:>8}{p.hit_rate:>12.3%}{p.p50 * 1e6:>10.1f} us{p.p99 * 1e6:>10.1f} us"
         )
     outage = (
         f"Outage: each endpoint answers 503 for {OUTAGE_LENGTH / 60:g} simulated minutes, "

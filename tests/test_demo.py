@@ -19,7 +19,8 @@ pytest.importorskip("jwt")
 
 SMALL = _demo.DemoSettings(threads=4, calls_per_step=4)
 ROW = re.compile(
-    r"^(?P<name>\S+)\s+(?P<calls>\d+)\s+(?P<failed>\d+)\s+(?P<requests>\d+)\s+(?P<tokens>\d+)\s+"
+    r"^(?P<name>\S+)\s+(?P<calls>\d+)\s+(?P<failed>\d+)\s+(?P<requests>\d+)\s+(?P<refused>\d+)\s+"
+    r"(?P<tokens>\d+)\s+"
     r"(?P<hits>[\d.]+)%\s+(?P<p50>[\d.]+) us\s+(?P<p99>[\d.]+) us$",
     re.MULTILINE,
 )
@@ -64,7 +65,9 @@ def test_printed_numbers_are_the_measured_ones(demo_server: FakeIdentityServer) 
         row, line = rows[name], server_lines[name]
         assert int(line["seen"]) == endpoint.request_count
         assert int(line["issued"]) + int(line["refused"]) == endpoint.request_count
-        assert int(row["requests"]) == int(row["tokens"]) == int(line["issued"])
+        assert int(row["requests"]) == endpoint.request_count
+        assert int(row["refused"]) == int(line["refused"]) > 0
+        assert int(row["tokens"]) == int(line["issued"])
         assert int(row["failed"]) == 0
     assert text.count("[ok]") == 21 and "[FAILED]" not in text
     assert text.rstrip().splitlines()[-1].startswith("All 21 claims held")
@@ -101,8 +104,8 @@ def test_demo_command_exits_0_quickly_and_agrees_with_itself() -> None:
     assert set(rows) == set(server_lines) == {"azure_ad", "aws-sts", "vertex"}
     for name, row in rows.items():
         line = server_lines[name]
-        assert int(row["requests"]) == int(row["tokens"]) == int(line["issued"])
-        assert int(line["seen"]) == int(line["issued"]) + int(line["refused"])
+        assert int(row["requests"]) == int(line["seen"]) == int(line["issued"]) + int(line["refused"])
+        assert int(row["tokens"]) == int(line["issued"]) and int(row["refused"]) == int(line["refused"])
         assert int(row["failed"]) == 0 and int(row["calls"]) > 10_000
     assert "All 21 claims held" in done.stdout
     assert "simulating minute" in done.stderr  # progress on stderr, as plain lines without a TTY
