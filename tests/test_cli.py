@@ -419,3 +419,57 @@ def _no_leftover_threads() -> Iterator[None]:
     yield
     spinners = [t for t in set(threading.enumerate()) - before if t.name == "literauth-spinner"]
     assert not spinners
+
+
+# -- in-process: details that need no subprocess -----------------------------------------------------
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name in list(os.environ):
+        if name.startswith(CLEARED):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_check_with_azure_ad_token_shows_only_that_variable(
+    server: FakeIdentityServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _use(monkeypatch, dict(env, AZURE_AD_TOKEN=STATIC))
+    assert cli.main(["check"]) == 0
+    out, err = capsys.readouterr()
+    azure = next(line for line in out.splitlines() if line.startswith("azure "))
+    assert "AZURE_AD_TOKEN=set" in azure and "StaticTokenProvider" in azure and "AZURE_TENANT_ID" not in azure
+    assert_no_secret([out, err], [STATIC, *secrets_of(server, env)])
+
+
+def test_scope_cannot_apply_to_a_ready_made_token(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _use(monkeypatch, dict(env, AZURE_AD_TOKEN=STATIC))
+    assert cli.main(["token", "azure", "--scope", "https://management.azure.com/.default"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "AZURE_AD_TOKEN holds a ready-made token" in err
+    assert STATIC not in err
+
+
+def test_check_invalid_toml_fails_with_the_parser_message(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _use(monkeypatch, env)
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[models]]\nname = "x\n')
+    assert cli.main(["check", str(broken)]) == 1
+    out, _ = capsys.readouterr()
+    assert "invalid TOML" in out and "not usable" in out
+
+
+def test_verbose_leaves_no_log_handler_behind(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    _use(monkeypatch, dict(env, LITERAUTH_TOKEN=STATIC))
+    logger = logging.getLogger("literauth")
+    handlers, level = list(logger.handlers), logger.level
+    assert cli.main(["-v", "token", "static"]) == 0
+    assert logger.handlers == handlers and logger.level == level
