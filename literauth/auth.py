@@ -62,8 +62,10 @@ class ProviderAuth(requests.auth.AuthBase, abc.ABC):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         credential = self._resolve()
         self._apply(request, credential)
-        hook = functools.partial(self._after_response, credential)
-        request.register_hook("response", hook)  # type: ignore[no-untyped-call]
+        # Signing the same request again replaces this auth's hook: one retry, however often signed.
+        hooks = request.hooks.setdefault("response", [])
+        hooks[:] = [h for h in hooks if getattr(h, "func", None) != self._after_response]
+        hooks.append(functools.partial(self._after_response, credential))
         return request
 
     def _resolve(self) -> Credential:

@@ -167,6 +167,18 @@ def test_a_generator_body_cannot_be_replayed_so_the_401_is_returned(
     assert provider.invalidations == 0
 
 
+def test_signing_a_request_twice_still_retries_only_once(api: ApiServer, session: requests.Session) -> None:
+    api.bearer_tokens = set()
+    provider = bearer_provider()
+    auth = BearerAuth(provider)
+    prepared = session.prepare_request(requests.Request("GET", api.url + "/x", auth=auth))
+    auth(prepared)  # e.g. a caller re-applying the auth before sending
+    assert len(prepared.hooks["response"]) == 1
+    response = session.send(prepared)
+    assert response.status_code == 401
+    assert len(api.seen) == 2
+
+
 def test_cookies_set_by_the_rejection_go_with_the_retry(api: ApiServer, session: requests.Session) -> None:
     api.script(Answer(401, b"{}", {"Set-Cookie": "affinity=node-7; Path=/"}))
     response = session.get(api.url + "/x", auth=BearerAuth(bearer_provider()))
