@@ -6,12 +6,13 @@
     session.auth = literauth.BearerAuth(provider)
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .azure_ad import AzureAdCredentialProvider
 from .bedrock_sts import WebIdentityCredentialProvider
-from .config import ModelConfigError, ModelEntry, ModelTable, load_models
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import (
     ConfigurationError,
@@ -31,16 +32,54 @@ from .provider import (
 from .secret import SecretString
 from .vertex_oauth import VertexOAuthCredentialProvider
 
+if TYPE_CHECKING:
+    from .auth import BearerAuth, bearer_token_callable
+    from .client import Client, ClientConfig, DefaultClient
+    from .config import ModelConfigError, ModelEntry, ModelTable, load_models
+    from .sigv4 import SigV4Auth
+
+# Names that need `requests` (or a TOML parser) at import are loaded on first use, so
+# importing a provider stays cheap; `requests` itself is imported at the first token fetch.
+_LAZY = {
+    "BearerAuth": "auth",
+    "bearer_token_callable": "auth",
+    "Client": "client",
+    "ClientConfig": "client",
+    "DefaultClient": "client",
+    "ModelConfigError": "config",
+    "ModelEntry": "config",
+    "ModelTable": "config",
+    "load_models": "config",
+    "SigV4Auth": "sigv4",
+}
+
 logging.getLogger("literauth").addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'literauth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "AwsCredentials",
     "AzureAdCredentialProvider",
+    "BearerAuth",
     "BearerToken",
+    "Client",
+    "ClientConfig",
     "ConfigurationError",
     "Credential",
     "CredentialError",
     "CredentialProvider",
+    "DefaultClient",
     "LiterAuthError",
     "MalformedResponseError",
     "ModelConfigError",
@@ -49,6 +88,7 @@ __all__ = [
     "ProviderStats",
     "RefreshingCredentialProvider",
     "SecretString",
+    "SigV4Auth",
     "StaticTokenProvider",
     "SupportsResolve",
     "TokenEndpointError",
@@ -56,5 +96,6 @@ __all__ = [
     "VertexOAuthCredentialProvider",
     "WebIdentityCredentialProvider",
     "__version__",
+    "bearer_token_callable",
     "load_models",
 ]

@@ -57,7 +57,7 @@ def test_imports_flow_one_way() -> None:
 
 
 def test_import_is_light() -> None:
-    code = "import sys, literauth; print(sorted(m for m in ('jwt', 'cryptography') if m in sys.modules))"
+    code = "import sys, literauth; print(sorted(m for m in ('jwt', 'cryptography', 'requests') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
