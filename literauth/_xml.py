@@ -74,8 +74,12 @@ def parse_xml(body: bytes, *, max_bytes: int = MAX_XML_BYTES) -> ET.Element:
     parser.CharacterDataHandler = builder.tree.data
     try:
         parser.Parse(body, True)
+    except XmlError:
+        raise  # refused by a handler: already says why
     except expat.ExpatError as exc:
         raise XmlError(f"the body is not well-formed XML (line {exc.lineno}, column {exc.offset})") from None
+    except (LookupError, ValueError):  # the declared encoding: unknown, multi-byte, or failing to decode
+        raise XmlError("the body declares an XML encoding that cannot be read") from None
     return builder.tree.close()
 
 
