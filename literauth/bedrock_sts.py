@@ -223,6 +223,15 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
             raise ConfigurationError(
                 f"{self.provider_name}: web_identity_token_file must be a non-empty path, got {path!r}"
             )
+        try:  # open() would raise ValueError for these at every fetch; say so once, here
+            usable = "\x00" not in text and bool(os.fsencode(text))
+        except UnicodeError:
+            usable = False
+        if not usable:
+            raise ConfigurationError(
+                f"{self.provider_name}: web_identity_token_file {text!r} is not a usable path "
+                "(it holds a NUL character or cannot be encoded for the file system)"
+            )
         return text
 
     # -- fetching --------------------------------------------------------------------
@@ -331,16 +340,15 @@ def _parse_timestamp(value: str) -> datetime | None:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
-    if zone == "Z":
-        tz = timezone.utc
-    else:
-        sign = -1 if zone[0] == "-" else 1
-        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    try:
+    sign = -1 if zone[0] == "-" else 1
+    try:  # an offset of a day or more, an impossible date, or a shift past year 1 or 9999
+        tz = timezone.utc if zone == "Z" else timezone(
+            sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        )
         stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-    except ValueError:
+        return stamp.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    return stamp.astimezone(timezone.utc)
 
 
 def _field(credentials: Element, name: str) -> str | None:
