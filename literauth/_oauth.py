@@ -19,7 +19,7 @@ def parse_json_object(response: TokenResponse, provider: str, host: str) -> dict
     """The body as a JSON object, or `MalformedResponseError` naming provider and host."""
     try:
         data = json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
         raise MalformedResponseError(
             f"{provider}: token endpoint {host} answered HTTP {response.status_code} with a body "
             "that is not JSON",
@@ -38,7 +38,10 @@ def _seconds(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # JSON integers have no size limit; 1e309 and up do not fit a float
+            return None
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -85,7 +88,7 @@ def parse_oauth_error(response: TokenResponse) -> EndpointError:
     """`error` and `error_description` of an RFC 6749 error body; empty when unreadable."""
     try:
         data = json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return EndpointError(None)
     if not isinstance(data, dict):
         return EndpointError(None)
