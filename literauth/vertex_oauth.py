@@ -171,11 +171,13 @@ def _read_key_file(path: str | os.PathLike[str]) -> Any:
         raise ConfigurationError(
             f"vertex: service-account key file {name} cannot be read ({type(exc).__name__})"
         ) from None
+    except ValueError:  # a NUL character, or a name the file system encoding cannot hold
+        raise ConfigurationError(f"vertex: service-account key file {name!r} is not a usable path") from None
     if len(raw) > _MAX_KEY_FILE:
         raise ConfigurationError(f"vertex: {name} is larger than 1 MiB; it is not a key file")
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
         raise ConfigurationError(f"vertex: service-account key file {name} is not JSON") from None
 
 
@@ -282,7 +284,7 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
         if isinstance(info, str):
             try:
                 info = json.loads(info)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ConfigurationError("vertex: service account info is not JSON") from None
         return cls(info, scopes=scopes, **options)  # type: ignore[arg-type]  # checked in __init__
 
