@@ -262,7 +262,7 @@ def _parse_error(response: TokenResponse, *, secret: SecretString | None = None)
     """The AADSTS code, the first line of the description and the ids Azure support asks for."""
     try:
         data = json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return EndpointError(None)
     if not isinstance(data, dict):
         return EndpointError(None)
