@@ -56,7 +56,6 @@ REQUIRED_ENV: Mapping[str, tuple[str, ...]] = {
     "azure": ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"),
     "bedrock": ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
     "vertex": ("GOOGLE_APPLICATION_CREDENTIALS",),
-    "static": (STATIC_TOKEN_VARIABLE,),
 }
 AZURE_TOKEN_VARIABLE = "AZURE_AD_TOKEN"
 _CLASS_NAMES = {
@@ -68,7 +67,7 @@ _CLASS_NAMES = {
 CONFIG_PREFIXES = {"azure": "azure", "bedrock": "bedrock", "vertex": "vertex", "vertex_ai": "vertex"}
 
 _HINTS: tuple[tuple[type[LiterAuthError], str], ...] = (
-    (ModelConfigError, "fix the entries listed above; 'literauth check FILE' shows what each model needs"),
+    (ModelConfigError, "'literauth check FILE' lists each model's problems and the variables it needs"),
     (ConfigurationError, "'literauth check' shows which environment variables are set"),
     (TransportError, "check network access to the endpoint (proxy variables, firewall) and "
                      + "REQUESTS_CA_BUNDLE for a private CA"),
@@ -274,6 +273,7 @@ def _token(args: argparse.Namespace, ui: Progress) -> int:
     fmt: str = args.format or ("json" if kind == "bedrock" else "token")
     _check_token_usage(kind, fmt, args.scope)
     provider = provider_from_env(kind, os.environ, background_refresh=False)
+    _log.debug("%s: %r built from the environment", kind, provider)
     try:
         if args.scope is not None:
             provider = _with_scope(provider, args.scope)
@@ -453,16 +453,15 @@ def _check_config(path: str, fetch: bool, ui: Progress) -> tuple[list[_Row], lis
 
 
 def _fetch_rows(table: ModelTable, rows: list[_Row], ui: Progress) -> None:
+    """Resolve each distinct provider once; rows and entries are both in file order."""
     results: dict[int, tuple[Credential | None, str | None]] = {}
-    by_name = {row.name: row for row in rows}
-    for name, entry in table.items():
+    for row, entry in zip(rows, table.values()):
+        row.name = entry.name  # as interpolated
         provider = entry.credential_provider
         if id(provider) not in results:
-            with ui.task(f"{name}: requesting a credential"):
+            with ui.task(f"{entry.name}: requesting a credential"):
                 results[id(provider)] = _try_resolve(provider)
-        row = by_name.get(name)
-        if row is not None:
-            _show_result(row, *results[id(provider)])
+        _show_result(row, *results[id(provider)])
 
 
 def _try_resolve(provider: CredentialProvider) -> tuple[Credential | None, str | None]:
@@ -568,7 +567,7 @@ def _hint(exc: LiterAuthError) -> str:
 
 
 def _error(message: str, hint: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n  hint: {hint}\n")
+    sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n  hint: {hint}\n")
     sys.stderr.flush()
 
 
