@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["ConfigProblem", "ModelConfigError", "ModelEntry", "ModelTable", "load_models"]
 
 FIELDS = ("name", "provider_model", "api_key", "base_url", "timeout_secs", "fallbacks")
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a model table is a few KiB; never read an endless file (/dev/zero) whole
 TEXT_SOURCE = "<toml text>"  # how errors name a configuration given as text rather than a file
 
 # Names other proxies use for our fields: suggested when they appear as unknown fields.
@@ -223,6 +224,9 @@ def load_models(
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # its message names line and column, never a value
         raise ModelConfigError(source, [ConfigProblem(source, f"invalid TOML: {exc}")]) from None
+    except (ValueError, RecursionError):  # an integer of over 4300 digits; arrays nested past the stack
+        problem = ConfigProblem(source, "invalid TOML: a value is too large or nested too deeply")
+        raise ModelConfigError(source, [problem]) from None
     return _Loader(source, env, options).load(document)
 
 
@@ -246,11 +250,15 @@ def _read_source(path_or_text: object) -> tuple[str, str]:
 def _read_file(path: str) -> tuple[str, str]:
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigurationError(f"{path}: model configuration file does not exist") from None
     except OSError as exc:
         raise ConfigurationError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    except ValueError:  # a NUL character, or a name the file system encoding cannot hold
+        raise ConfigurationError(f"{path!r}: is not a usable path for a model configuration file") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigurationError(f"{path}: is larger than {MAX_FILE_BYTES} bytes; it is not a model configuration")
     try:
         return path, raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
     except UnicodeDecodeError as exc:
@@ -461,10 +469,16 @@ class _Loader:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(f"must be a number of seconds, not {_kind(value)}", index, label, "timeout_secs")
             return None
-        if not math.isfinite(value) or value <= 0:
+        try:
+            seconds = float(value)
+        except OverflowError:  # TOML integers are unbounded (and too long to quote)
+            self.problem("must be a positive number of seconds, got an integer too large to use", index, label,
+                         "timeout_secs")
+            return None
+        if not math.isfinite(seconds) or seconds <= 0:
             self.problem(f"must be a positive number of seconds, got {value!r}", index, label, "timeout_secs")
             return None
-        return float(value)
+        return seconds
 
     def _fallbacks(self, index: int, label: str | None, values: Mapping[str, Any]) -> tuple[str, ...]:
         if "fallbacks" not in values:
