@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import os
 import platform
+import ssl
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -225,12 +226,10 @@ class TokenFetcher:
         attempt = 0
         while True:
             attempt += 1
-            error = self._attempt(form, parse_error, accept)
-            if isinstance(error, TokenResponse):
-                return error
-            retryable = isinstance(error, TransportError) or (
-                isinstance(error, TokenEndpointError) and error.retryable
-            )
+            outcome = self._attempt(form, parse_error, accept)
+            if isinstance(outcome, TokenResponse):
+                return outcome
+            error, retryable = outcome
             if not retryable or attempt >= self.retry.max_attempts:
                 raise error
             retry_after = error.retry_after if isinstance(error, TokenEndpointError) else None
@@ -245,7 +244,8 @@ class TokenFetcher:
 
     def _attempt(
         self, form: Mapping[str, FormValue], parse_error: ErrorParser, accept: str
-    ) -> TokenResponse | CredentialError:
+    ) -> TokenResponse | tuple[CredentialError, bool]:
+        """The 2xx answer, or the error with whether another attempt could help."""
         import requests
 
         session = self._get_session()
@@ -266,13 +266,17 @@ class TokenFetcher:
                 body = self._read_capped(raw)
                 status, resp_headers = raw.status_code, raw.headers
         except MalformedResponseError as exc:
-            return exc
+            return exc, False
         except requests.exceptions.SSLError as exc:
-            return self._transport_error("TLS verification failed (the server certificate was not trusted)", exc)
+            if _is_untrusted_certificate(exc):  # the same certificate will not be trusted a second later
+                return self._transport_error(
+                    "TLS verification failed (the server certificate was not trusted)", exc
+                ), False
+            return self._transport_error("failed in the TLS handshake", exc), True
         except requests.exceptions.Timeout as exc:
-            return self._transport_error("timed out", exc)
+            return self._transport_error("timed out", exc), True
         except requests.exceptions.RequestException as exc:
-            return self._transport_error("connection failed", exc)
+            return self._transport_error("connection failed", exc), True
         finally:
             del data
         elapsed = time.perf_counter() - tick
@@ -286,8 +290,9 @@ class TokenFetcher:
                 f"{self.provider}: token endpoint {self.host} answered HTTP {status}, a redirect to "
                 f"{target}; redirects are never followed so a secret is not re-posted elsewhere",
                 status_code=status, error_code="redirect", provider=self.provider, host=self.host,
-            )
-        return self._endpoint_error(response, parse_error)
+            ), False
+        error = self._endpoint_error(response, parse_error)
+        return error, error.retryable
 
     def _read_capped(self, raw: requests.Response) -> bytes:
         chunks: list[bytes] = []
@@ -336,6 +341,26 @@ class TokenFetcher:
             provider=self.provider,
             host=self.host,
         )
+
+
+def _is_untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a certificate verification failure (untrusted, expired, wrong host) is behind `exc`.
+
+    requests wraps urllib3's error, which wraps `ssl`'s, in arguments and `reason` as well as
+    in `__cause__`/`__context__`, so all of those are followed (each exception once).
+    """
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+    return False
 
 
 def _reset_sessions_after_fork() -> None:
