@@ -19,6 +19,7 @@ MAX_JITTER = 5.0  # spread refreshes of many processes holding one identity
 COOLDOWN = 30.0  # first pause after a failed fetch
 MAX_COOLDOWN = 300.0  # the pause stops growing here
 HARD_COOLDOWN = 5.0  # pause after a failure while no usable credential exists
+MAX_LIFETIME = 86400.0  # no cloud access token lives longer than a day: a longer claim is not trusted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +28,8 @@ class RefreshPolicy:
 
     `refresh_margin` seconds before expiry the credential is refreshed in the background;
     within `expiry_skew` of expiry it is no longer served. `jitter` is the largest random
-    shift (earlier) of the refresh point, never past the margin.
+    shift (earlier) of the refresh point, never past the margin. A credential claiming to
+    live longer than `max_lifetime` is treated as expiring then (`math.inf` trusts any claim).
     """
 
     refresh_margin: float = REFRESH_MARGIN
@@ -36,12 +38,23 @@ class RefreshPolicy:
     cooldown: float = COOLDOWN
     max_cooldown: float = MAX_COOLDOWN
     hard_cooldown: float = HARD_COOLDOWN
+    max_lifetime: float = MAX_LIFETIME
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{field.name} must be a number >= 0, got {value!r}")
+        if self.max_lifetime <= 0:
+            raise ValueError(f"max_lifetime must be > 0, got {self.max_lifetime!r}")
+
+    def trusted_expiry(self, issued_at: float, expires_at: float) -> float:
+        """`expires_at`, or `issued_at + max_lifetime` when the claim is longer than that.
+
+        A misconfigured or hostile endpoint answering with a ten-year lifetime must not keep a
+        token cached (and never refreshed) for ten years.
+        """
+        return min(expires_at, issued_at + self.max_lifetime)
 
     def refresh_at(self, issued_at: float, expires_at: float, rand: Callable[[], float] = random.random) -> float:
         """The time a credential valid from `issued_at` to `expires_at` should be refreshed.

@@ -290,7 +290,7 @@ class RefreshingCredentialProvider(CredentialProvider):
         self._failures += 1
         self._consecutive_failures += 1
         self._token_requests += 1
-        pause = self._policy.soft_cooldown(self._consecutive_failures)
+        pause = self._honour_retry_after(self._policy.soft_cooldown(self._consecutive_failures), exc)
         self._retry_not_before = self._clock() + pause
         _log.warning(
             "%s: background refresh failed (%s); serving the cached credential, next try in %.0fs",
@@ -320,14 +320,14 @@ class RefreshingCredentialProvider(CredentialProvider):
                 credential = self._fetch()
                 new = self._new_entry(credential, now)
             except LiterAuthError as exc:
-                self._record_hard_failure(exc, now)
+                self._record_hard_failure(exc, self._clock())  # the cool-down counts from the failure
                 raise
             except Exception as exc:
                 error = CredentialError(
                     f"{self.provider_name}: unexpected {type(exc).__name__} while fetching a credential",
                     provider=self.provider_name,
                 )
-                self._record_hard_failure(error, now)
+                self._record_hard_failure(error, self._clock())
                 raise error from None
             self._publish(new)
             return credential
@@ -339,10 +339,9 @@ class RefreshingCredentialProvider(CredentialProvider):
         permanent = isinstance(exc, (ConfigurationError, TokenEndpointError)) and not getattr(
             exc, "retryable", False
         )
-        pause = (
-            self._policy.soft_cooldown(self._consecutive_failures)
-            if permanent
-            else self._policy.hard_cooldown
+        pause = self._honour_retry_after(
+            self._policy.soft_cooldown(self._consecutive_failures) if permanent else self._policy.hard_cooldown,
+            exc,
         )
         self._last_error = exc
         self._error_until = now + pause
@@ -350,12 +349,20 @@ class RefreshingCredentialProvider(CredentialProvider):
 
     # -- shared by both paths -----------------------------------------------------
 
+    def _honour_retry_after(self, pause: float, exc: BaseException) -> float:
+        """`pause`, lengthened to the endpoint's `Retry-After` (capped at `max_cooldown`) if longer."""
+        retry_after = getattr(exc, "retry_after", None)
+        if not isinstance(retry_after, (int, float)) or isinstance(retry_after, bool):
+            return pause
+        return max(pause, min(float(retry_after), self._policy.max_cooldown))
+
     def _new_entry(self, credential: Credential, issued_at: float) -> _Entry:
         if not isinstance(credential, Credential):
             raise TypeError(f"{type(self).__name__}._fetch() must return a Credential")
         expires = credential.expires_at_epoch
         if expires is None:
             return _Entry(credential, math.inf, math.inf, self._generation + 1)
+        expires = self._policy.trusted_expiry(issued_at, expires)
         usable_until = self._policy.usable_until(expires)
         if usable_until <= self._clock():
             raise MalformedResponseError(
