@@ -114,7 +114,7 @@ class RetryPolicy:
         if not value:
             return None
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():  # str.isdigit() also accepts '²', which float() refuses
             return float(value)
         try:
             when = email.utils.parsedate_to_datetime(value)
