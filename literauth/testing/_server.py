@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import email.utils
 import http.server
 import socket
 import ssl
@@ -152,6 +153,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counters
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header follows the server's clock, so `advance()` moves it too."""
+        return email.utils.formatdate(self.server.core.clock() if timestamp is None else timestamp, usegmt=True)
 
     def do_GET(self) -> None:
         self._dispatch()
