@@ -150,6 +150,7 @@ def test_token_bedrock_credential_process(server: FakeIdentityServer, env: dict[
     assert 0 <= issued.expiration.timestamp() - _epoch(expiration) <= 5
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the command line uses the POSIX env tool")
 def test_botocore_reads_the_credential_process_output(
     server: FakeIdentityServer, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
