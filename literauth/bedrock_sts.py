@@ -416,11 +416,21 @@ def _child_text(element: Element | None, name: str) -> str | None:
     return text or None
 
 
+def _masked(text: str | None, secrets: tuple[SecretString, ...]) -> str | None:
+    """`text` with every occurrence of each secret replaced by its mask."""
+    for secret in secrets:
+        value = secret.expose_secret()
+        if text and value and value in text:
+            text = text.replace(value, str(secret))
+    return text
+
+
 def parse_sts_error(response: TokenResponse, redact: tuple[SecretString, ...] = ()) -> EndpointError:
     """`Code`, `Message` and `RequestId` of an STS `ErrorResponse`; empty when unreadable.
 
     `IDPCommunicationError` and `Throttling` are retryable; other codes are not, except
-    on 429 and 5xx answers, which are left to the HTTP status. Any `redact` secret is masked.
+    on 429 and 5xx answers, which are left to the HTTP status. Any `redact` secret is masked
+    in the message and request id (a server echoing the token must not put it in an error).
     """
     from ._xml import XmlError, find_local, parse_xml
 
@@ -430,13 +440,12 @@ def parse_sts_error(response: TokenResponse, redact: tuple[SecretString, ...] = 
         return EndpointError(None)
     error = find_local(root, "Error")
     code = _child_text(error, "Code")
-    if code is not None and not _ERROR_CODE.fullmatch(code):
-        code = None
-    message = _child_text(error, "Message")
-    for secret in redact:
-        if message and secret.expose_secret() and secret.expose_secret() in message:
-            message = message.replace(secret.expose_secret(), str(secret))
-    request_id = _child_text(root, "RequestId") or response.headers.get("x-amzn-RequestId")
+    secrets = [s.expose_secret() for s in redact if s.expose_secret()]
+    echoed = code is not None and any(code in secret or secret in code for secret in secrets)
+    if code is not None and (echoed or not _ERROR_CODE.fullmatch(code)):
+        code = None  # a code that is (part of) the token is no code
+    message = _masked(_child_text(error, "Message"), redact)
+    request_id = _masked(_child_text(root, "RequestId") or response.headers.get("x-amzn-RequestId"), redact)
     if code in _RETRYABLE_CODES:
         retryable: bool | None = True
     elif code is not None and not RetryPolicy.is_retryable_status(response.status_code):
