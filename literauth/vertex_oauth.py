@@ -8,6 +8,7 @@ at Google's token endpoint for an hour-long access token. `cryptography` and `py
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -207,9 +208,19 @@ def _hint(error_code: str | None, description: str | None) -> str | None:
     return None
 
 
-def _parse_error(response: TokenResponse) -> EndpointError:
-    """Google's `{"error", "error_description"}` answer, with a hint when one helps."""
+def _parse_error(response: TokenResponse, *, assertion: SecretString | None = None) -> EndpointError:
+    """Google's `{"error", "error_description"}` answer, with a hint when one helps.
+
+    The signed `assertion` is masked if the server echoes it: for an hour it is a credential.
+    """
     info = parse_oauth_error(response)
+    sent = None if assertion is None else assertion.expose_secret()
+    if sent and any(sent in (text or "") for text in (info.error_code, info.description)):
+        info = dataclasses.replace(
+            info,
+            error_code=None if sent in (info.error_code or "") else info.error_code,
+            description=(info.description or "").replace(sent, str(assertion)),
+        )
     hint = _hint(info.error_code, info.description)
     return dataclasses.replace(info, hint=hint) if hint else info
 
@@ -334,9 +345,7 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
         return SecretString(token)
 
     def _fetch(self) -> BearerToken:
-        form: dict[str, str | SecretString] = {
-            "grant_type": GRANT_TYPE,
-            "assertion": self._assertion(self._clock()),
-        }
-        response = self._http.post_form(form, _parse_error)
+        assertion = self._assertion(self._clock())
+        form: dict[str, str | SecretString] = {"grant_type": GRANT_TYPE, "assertion": assertion}
+        response = self._http.post_form(form, functools.partial(_parse_error, assertion=assertion))
         return parse_bearer_token(response, self.provider_name, self._http.host)
