@@ -96,11 +96,14 @@ def check_endpoint_url(url: str, what: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TokenResponse:
-    """What came back from the endpoint; `sent_at` is the clock reading before sending."""
+    """What came back from the endpoint; `sent_at` is the clock reading before sending.
+
+    `repr` leaves the body out: a token answer holds the token.
+    """
 
     status_code: int
     headers: Mapping[str, str]
-    body: bytes
+    body: bytes = dataclasses.field(repr=False)
     sent_at: float
     elapsed: float
 
