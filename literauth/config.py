@@ -25,7 +25,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NoReturn, Union
 from urllib.parse import urlsplit
 
 from ._http import check_endpoint_url, is_loopback_host
@@ -165,6 +165,9 @@ class ModelTable(Mapping[str, ModelEntry]):
 
     def __repr__(self) -> str:
         return f"ModelTable(source={self._source!r}, models={list(self._entries)!r})"
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        raise TypeError("ModelTable holds credential providers, which hold secrets, and cannot be pickled")
 
 
 @dataclasses.dataclass(frozen=True)
