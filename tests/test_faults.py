@@ -353,7 +353,9 @@ def test_first_good_answer_during_retries_wins(server: FakeIdentityServer, kind:
 
 
 @pytest.mark.parametrize("kind", PROVIDERS)
-def test_cooldown_counts_from_the_failure_not_from_the_first_attempt(server: FakeIdentityServer, kind: str) -> None:
+def test_cooldown_counts_from_the_failure_not_from_the_first_attempt(
+    server: FakeIdentityServer, kind: str
+) -> None:
     """Retries that outlast the cool-down must not let the next caller straight back in."""
     h = Harness(server, kind)
     h.sleep.clock = h.clock  # the pauses between attempts pass on the fake clock

@@ -152,7 +152,7 @@ def _check_workers(gunicorn: Gunicorn, answers: list[dict[str, Any]]) -> set[int
     pids = {answer["pid"] for answer in answers}
     master = gunicorn.process.pid
     assert master not in pids
-    assert all(answer["imported_in"] == master for answer in answers)  # --preload: imported once, in the master
+    assert all(answer["imported_in"] == master for answer in answers)  # --preload: imported in the master
     assert 1 <= len(pids) <= WORKERS
     log = gunicorn.text()
     booted = {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log)}
@@ -162,7 +162,9 @@ def _check_workers(gunicorn: Gunicorn, answers: list[dict[str, Any]]) -> set[int
     return pids
 
 
-def test_cold_master_one_token_request_per_worker(identity: FakeIdentityServer, tmp_path: pathlib.Path) -> None:
+def test_cold_master_one_token_request_per_worker(
+    identity: FakeIdentityServer, tmp_path: pathlib.Path
+) -> None:
     """The master only creates the provider: each worker fetches once, however many threads ask."""
     with _serve(identity, tmp_path, warm=False) as gunicorn:
         answers = _hammer(gunicorn.url)
