@@ -248,9 +248,10 @@ def _check_authority(authority_host: object) -> str:
     url = check_endpoint_url(url, f"{_PROVIDER} authority_host").rstrip("/")
     parts = urlsplit(url)
     if parts.path or parts.query or parts.fragment:
+        shown = f"{parts.scheme}://{parts.netloc}{parts.path}"  # a query or fragment may carry a secret
         raise ConfigurationError(
             f"{_PROVIDER}: authority_host must be a bare URL such as {DEFAULT_AUTHORITY_HOST!r}, "
-            f"without a path, query or fragment; got {authority_host!r}"
+            f"without a path, query or fragment; got {shown!r}{' with a query or fragment' if shown != url else ''}"
         )
     return url
 
