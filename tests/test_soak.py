@@ -14,6 +14,7 @@ policy prescribes during outages.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import threading
@@ -166,10 +167,8 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
             assert time.monotonic() - started_wall < WALL_LIMIT, "the soak is too slow for CI"
     finally:
         stop.set()
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
-        except threading.BrokenBarrierError:
-            pass
         for thread in threads:
             thread.join(10)
         provider.close()
