@@ -14,17 +14,21 @@ from .secret import SecretString
 
 __all__ = ["parse_bearer_token", "parse_json_object", "parse_oauth_error"]
 
+_NOT_JSON = object()  # marks a body json.loads refused
+
 
 def parse_json_object(response: TokenResponse, provider: str, host: str) -> dict[str, Any]:
     """The body as a JSON object, or `MalformedResponseError` naming provider and host."""
     try:
         data = json.loads(response.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
+        data = _NOT_JSON  # raised below, outside the handler: the decoding error holds the body
+    if data is _NOT_JSON:
         raise MalformedResponseError(
             f"{provider}: token endpoint {host} answered HTTP {response.status_code} with a body "
             "that is not JSON",
             provider=provider, host=host,
-        ) from None
+        )
     if not isinstance(data, dict):
         raise MalformedResponseError(
             f"{provider}: token endpoint {host} answered with JSON that is not an object",

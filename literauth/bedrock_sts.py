@@ -287,9 +287,11 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
                 "it does not hold a token"
             )
         try:
-            token = raw.decode("utf-8").strip()
+            token: str | None = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise ConfigurationError(f"{name}: web identity token file {path} is not UTF-8 text") from None
+            token = None  # raised below, outside the handler: the decoding error holds the file's bytes
+        if token is None:
+            raise ConfigurationError(f"{name}: web identity token file {path} is not UTF-8 text")
         if not token:
             raise ConfigurationError(f"{name}: web identity token file {path} is empty")
         if len(token) > MAX_TOKEN_LENGTH:

@@ -226,11 +226,12 @@ def load_models(
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # its message names line and column, never a value
-        raise ModelConfigError(source, [ConfigProblem(source, f"invalid TOML: {exc}")]) from None
+        problem = ConfigProblem(source, f"invalid TOML: {exc}")
     except (ValueError, RecursionError):  # an integer of over 4300 digits; arrays nested past the stack
         problem = ConfigProblem(source, "invalid TOML: a value is too large or nested too deeply")
-        raise ModelConfigError(source, [problem]) from None
-    return _Loader(source, env, options).load(document)
+    else:
+        return _Loader(source, env, options).load(document)
+    raise ModelConfigError(source, [problem])  # outside the handlers: the parser's error may hold the text
 
 
 def _read_source(path_or_text: object) -> tuple[str, str]:
@@ -265,7 +266,8 @@ def _read_file(path: str) -> tuple[str, str]:
     try:
         return path, raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
     except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path}: is not UTF-8 text (bad byte at offset {exc.start})") from None
+        offset = exc.start  # raised below, outside the handler: the decoding error holds the file's bytes
+    raise ConfigurationError(f"{path}: is not UTF-8 text (bad byte at offset {offset})")
 
 
 @dataclasses.dataclass

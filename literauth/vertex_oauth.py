@@ -38,6 +38,7 @@ ASSERTION_LIFETIME = 3600  # Google refuses an assertion that lives longer than 
 BACKDATE = 30  # iat this far back: a clock running slightly ahead is otherwise refused
 INSTALL_HINT = 'pip install "literauth[vertex-auth]"'
 _MAX_KEY_FILE = 1024 * 1024  # a key file is ~2.3 kB; refuse to read a huge file into memory
+_NOT_JSON = object()  # marks key-file text json.loads refused
 
 _NOT_A_SERVICE_ACCOUNT = {
     "authorized_user": "a user's login (gcloud auth application-default login)",
@@ -114,18 +115,15 @@ def _load_signing_key(value: object, source: str) -> RSAPrivateKey:
         return value  # type: ignore[no-any-return]
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"vertex: {source}: field 'private_key' is missing or empty")
+    problem = None  # raised below, outside the handlers: an encoding error would hold the key text
     try:
         key = serialization.load_pem_private_key(value.strip().encode("utf-8"), password=None)
     except TypeError:  # the PEM is encrypted
-        raise ConfigurationError(
-            f"vertex: {source}: field 'private_key' is an encrypted PEM key; service-account key "
-            "files hold an unencrypted one"
-        ) from None
+        problem = "is an encrypted PEM key; service-account key files hold an unencrypted one"
     except (ValueError, UnsupportedAlgorithm):  # say what is wrong, never quote the key
-        raise ConfigurationError(
-            f"vertex: {source}: field 'private_key' is not a readable PEM private key "
-            "(corrupt, truncated, or with its newlines lost)"
-        ) from None
+        problem = "is not a readable PEM private key (corrupt, truncated, or with its newlines lost)"
+    if problem is not None:
+        raise ConfigurationError(f"vertex: {source}: field 'private_key' {problem}")
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigurationError(
             f"vertex: {source}: field 'private_key' holds a {type(key).__name__.lstrip('_')} "
@@ -179,7 +177,8 @@ def _read_key_file(path: str | os.PathLike[str]) -> Any:
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
-        raise ConfigurationError(f"vertex: service-account key file {name} is not JSON") from None
+        pass  # raised below, outside the handler: the decoding error holds the file, key and all
+    raise ConfigurationError(f"vertex: service-account key file {name} is not JSON")
 
 
 _ABOUT_TIME = re.compile(r"\b(iat|exp|timeframe|short-lived|clock|expired|too early|future)\b")
@@ -292,12 +291,15 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
         **options: Unpack[ProviderOptions],
     ) -> VertexOAuthCredentialProvider:
         """Build from key-file content: a dict, or the JSON text (from a secret store)."""
+        parsed: Any = info
         if isinstance(info, str):
             try:
-                info = json.loads(info)
+                parsed = json.loads(info)
             except (ValueError, RecursionError):
-                raise ConfigurationError("vertex: service account info is not JSON") from None
-        return cls(info, scopes=scopes, **options)  # type: ignore[arg-type]  # checked in __init__
+                parsed = _NOT_JSON  # raised below, outside the handler: the decoding error holds the key
+        if parsed is _NOT_JSON:
+            raise ConfigurationError("vertex: service account info is not JSON")
+        return cls(parsed, scopes=scopes, **options)
 
     def with_scope(self, scope: str | Iterable[str]) -> VertexOAuthCredentialProvider:
         """A provider for the same service account and options but other scopes, with its own cache."""
