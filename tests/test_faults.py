@@ -9,6 +9,7 @@ thread outlives its work. Sleeps between retries are recorded, not slept.
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -399,3 +400,24 @@ def test_callers_queued_behind_a_slow_failure_share_it(server: FakeIdentityServe
     assert len(errors) == 8 and all(getattr(e, "error_code", None) == "http_429" for e in errors)
     assert h.session.sent == ATTEMPTS
     h.provider.close()
+
+
+def test_max_lifetime_is_a_policy_value() -> None:
+    """The cap is configurable (math.inf trusts any claim) and must be positive."""
+    policy = RefreshPolicy()
+    assert policy.trusted_expiry(1000.0, 1000.0 + TEN_YEARS) == 1000.0 + MAX_LIFETIME
+    assert policy.trusted_expiry(1000.0, 4600.0) == 4600.0
+    assert RefreshPolicy(max_lifetime=math.inf).trusted_expiry(0.0, TEN_YEARS) == TEN_YEARS
+    with pytest.raises(ValueError, match="max_lifetime"):
+        RefreshPolicy(max_lifetime=0)
+
+
+def test_trusting_long_lifetimes_is_an_option(server: FakeIdentityServer) -> None:
+    """refresh_policy=RefreshPolicy(max_lifetime=math.inf) schedules by the claimed expiry."""
+    server.azure.lifetime = TEN_YEARS
+    clock = SyncedClock(server)
+    with server.azure_provider(clock=clock, refresh_policy=RefreshPolicy(max_lifetime=math.inf)) as provider:
+        token = provider.resolve()
+        clock.advance(MAX_LIFETIME * 30)
+        assert provider.resolve() is token
+        assert server.azure.request_count == 1
