@@ -10,6 +10,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ._policy import RefreshPolicy, RetryPolicy
 from ._version import __version__
 from .azure_ad import AzureAdCredentialProvider
 from .bedrock_sts import WebIdentityCredentialProvider
@@ -86,7 +87,9 @@ __all__ = [
     "ModelEntry",
     "ModelTable",
     "ProviderStats",
+    "RefreshPolicy",
     "RefreshingCredentialProvider",
+    "RetryPolicy",
     "SecretString",
     "SigV4Auth",
     "StaticTokenProvider",

@@ -11,7 +11,6 @@ import ipaddress
 import logging
 import os
 import platform
-import ssl
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -352,6 +351,8 @@ def _is_untrusted_certificate(exc: BaseException) -> bool:
     requests wraps urllib3's error, which wraps `ssl`'s, in arguments and `reason` as well as
     in `__cause__`/`__context__`, so all of those are followed (each exception once).
     """
+    import ssl  # already loaded by requests whenever this runs
+
     pending: list[BaseException] = [exc]
     seen: set[int] = set()
     while pending:
