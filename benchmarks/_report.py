@@ -280,7 +280,7 @@ def render(document: dict[str, Any], fmt: str) -> str:
         _stress_note(meta["params"]),
         table(STRESS_HEADERS, _stress_rows(results)),
     ]
-    if targets:
+    if targets and fmt == "markdown":  # the README shows the results; the targets are for the terminal
         parts += [heading("literauth targets", "~"), table(TARGET_HEADERS, _target_rows(targets))]
     errors = [
         f"- {lib} / {scenario}: {entry['error']}"

@@ -108,21 +108,26 @@ def _throughput(call: Callable[[], Any], threads: int, duration: float) -> tuple
 
 
 def scaling(lib: Library, params: dict[str, Any]) -> dict[str, Any]:
-    """Cache-hit throughput with 8 threads divided by that with 1, in alternating rounds."""
+    """Cache-hit throughput with 8 threads divided by that with 1, in short paired rounds.
+
+    Each round measures 1 thread, then 8, back to back; the median of the per-round ratios
+    resists a shared machine's load changing during the scenario.
+    """
     lib.enter("fresh")
     for _ in range(2000):
         lib.call()
     ones, manys = [], []
-    for _ in range(params["rounds"]):  # alternate, so machine noise hits both alike
+    for _ in range(params["rounds"]):
         calls, seconds = _throughput(lib.call, 1, params["duration"])
         ones.append(calls / seconds)
         calls, seconds = _throughput(lib.call, params["threads"], params["duration"])
         manys.append(calls / seconds)
-    one, many = statistics.median(ones), statistics.median(manys)
+    ratios = [many / one for one, many in zip(ones, manys) if one]
     return {
-        "calls_per_s_1": one,
-        "calls_per_s_many": many,
-        "ratio": many / one if one else float("nan"),
+        "calls_per_s_1": statistics.median(ones),
+        "calls_per_s_many": statistics.median(manys),
+        "ratio": statistics.median(ratios) if ratios else float("nan"),
+        "ratios": [round(r, 3) for r in ratios],
         "threads": params["threads"],
         "rounds": params["rounds"],
     }

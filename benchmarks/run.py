@@ -39,7 +39,7 @@ FULL: dict[str, dict[str, Any]] = {
     # interleave: rounds per library, alternating libraries; discard: unmeasured warm-up rounds.
     "import": {"interleave": 11, "discard": 1},
     "cache_hit": {"interleave": 3, "batches": 5, "batch_s": 0.05},
-    "scaling": {"threads": 8, "duration": 0.5, "rounds": 3},
+    "scaling": {"threads": 8, "duration": 0.15, "rounds": 11},
     "refresh_cost": {"interleave": 3, "iterations": 25},
     "stampede_expired": {"threads": 32, "latency": 0.1},
     "stampede_stale": {"threads": 32, "latency": 0.1},
@@ -141,6 +141,18 @@ def _one_round(
     return result
 
 
+def _result_options(argv: list[str] | None) -> list[str]:
+    """The command-line options that shape the results (not where they are written)."""
+    given, kept = list(sys.argv[1:] if argv is None else argv), []
+    while given:
+        option = given.pop(0)
+        if option in ("--output", "--rst"):
+            given = given[1:]
+        elif not option.startswith(("--output=", "--rst=")):
+            kept.append(option)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="literauth only, short runs (CI)")
@@ -148,7 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", help=f"comma-separated subset of: {', '.join(SCENARIO_ORDER)}")
     parser.add_argument("--output", help="JSON results file (default: benchmarks/results/<time>.json)")
     parser.add_argument("--rst", help="also write the tables as reStructuredText to this file")
+    parser.add_argument("--render", metavar="JSON", help="print (and --rst) the tables of an earlier run; run nothing")
     args = parser.parse_args(argv)
+    if args.render:
+        with open(args.render, encoding="utf-8") as handle:
+            earlier = json.load(handle)
+        print(render(earlier, "markdown"))
+        if args.rst:
+            with open(args.rst, "w", encoding="utf-8") as handle:
+                handle.write(render(earlier, "rst"))
+        return 0
 
     profile = QUICK if args.quick else FULL
     wanted = args.libraries.split(",") if args.libraries else list(LITERAUTH if args.quick else LIBRARIES)
@@ -166,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     meta: dict[str, Any] = {
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python", "benchmarks/run.py", *_result_options(argv)]),
         "mode": "quick" if args.quick else "full",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(),
