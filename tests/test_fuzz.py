@@ -1102,3 +1102,54 @@ def test_unusable_model_configuration_paths_raise_configuration_error(target: st
     for given_target in (target, pathlib.Path(target)):
         result = outcome(lambda given_target=given_target: load_models(given_target, environ={}), limit=5)
         assert isinstance(result, ConfigurationError)
+
+
+# -- AWS error answers (SigV4's retry decision) and the CLI's view of a configuration --------------
+
+
+def _api_answer(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Any:
+    import requests
+
+    answer = requests.Response()
+    answer.status_code = status
+    answer._content = body
+    answer.headers.update(headers or {})
+    return answer
+
+
+@fuzz(300)
+@given(
+    body=st.binary(max_size=200) | json_values.map(lambda v: _encode_json(v, "utf-8"))
+    | mutated(b'{"__type": "com.amazon.coral.service#ExpiredTokenException", "message": "expired"}')
+    | mutated(b"<ErrorResponse><Error><Code>ExpiredToken</Code></Error></ErrorResponse>"),
+    error_type=st.none() | header_text,
+)
+def test_aws_error_codes_are_read_or_none(body: bytes, error_type: str | None) -> None:
+    from literauth.sigv4 import aws_error_code
+
+    headers = {} if error_type is None else {"x-amzn-ErrorType": error_type}
+    code = outcome(lambda: aws_error_code(_api_answer(403, body, headers)))
+    assert code is None or isinstance(code, str)
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError, reason="sigv4.aws_error_code: json.loads RecursionError "
+                   "escapes (sigv4.py is another helper's; patch proposed to the lead)")
+def test_a_deeply_nested_aws_error_body_is_no_code() -> None:
+    from literauth.sigv4 import aws_error_code
+
+    assert outcome(lambda: aws_error_code(_api_answer(403, b'{"a":' * 5_000 + b"1" + b"}" * 5_000))) is None
+
+
+@pytest.mark.xfail(strict=True, reason="cli._config_rows lets tomllib's RecursionError escape ('unexpected "
+                   "RecursionError'); cli.py is another helper's, patch proposed to the lead")
+def test_check_reports_a_deeply_nested_configuration_as_invalid(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from literauth import cli
+
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 5_000 + "]" * 5_000 + "\n")
+    status = outcome(lambda: cli.main(["check", str(path)]))
+    captured = capsys.readouterr()
+    assert status == 1 and "unexpected" not in captured.err
+    assert "invalid TOML" in captured.out + captured.err
