@@ -390,7 +390,7 @@ def _config_rows(path: str, environ: Mapping[str, str]) -> list[_Row]:
     try:
         with open(path, "rb") as handle:
             document = tomllib.loads(handle.read().decode("utf-8-sig"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []  # load_models() reports why, in its own words
     models = document.get("models")
     rows: list[_Row] = []

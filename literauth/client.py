@@ -113,6 +113,15 @@ def _check_aws_name(what: str, value: object) -> str | None:
     return value
 
 
+def _shown_url(url: str) -> str:
+    """Scheme, host and path only: a query, fragment or user info may carry a key."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return "an unreadable URL"
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
 @dataclasses.dataclass(frozen=True)
 class ClientConfig:
     """What a `Client` calls and with which credentials; validated once, immutable.
@@ -147,7 +156,8 @@ class ClientConfig:
     def __repr__(self) -> str:
         names = sorted(self.headers or {})
         return (
-            f"ClientConfig(base_url={self.base_url!r}, credential_provider={self.credential_provider!r}, "
+            f"ClientConfig(base_url={_shown_url(self.base_url)!r}, "
+            f"credential_provider={self.credential_provider!r}, "
             f"timeout={self.timeout!r}, headers={names!r}, aws_region={self.aws_region!r}, "
             f"aws_service={self.aws_service!r})"
         )
@@ -232,7 +242,8 @@ class Client:
             raise ConfigurationError(f"Client path must be a str, got {type(path).__name__}")
         if _ABSOLUTE.match(path.lstrip()):
             raise ConfigurationError(
-                f"Client takes a path below {self.config.base_url!r}, not an absolute URL: {path!r}"
+                f"Client takes a path below {_shown_url(self.config.base_url)!r}, not an absolute URL: "
+                f"{_shown_url(path)!r}"
             )
         path, _, query = path.split("#", 1)[0].partition("?")
         if any(unquote(segment) in (".", "..") for segment in path.split("/")):
@@ -289,7 +300,7 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self.config.base_url!r}, auth={self.auth!r})"
+        return f"Client(base_url={_shown_url(self.config.base_url)!r}, auth={self.auth!r})"
 
 
 DefaultClient = Client  # the name the original API used

@@ -251,7 +251,7 @@ def aws_error_code(response: requests.Response) -> str | None:
     if stripped.startswith(b"{"):
         try:
             data = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if isinstance(data, dict):
             for key in ("__type", "code", "Code"):

@@ -718,7 +718,6 @@ def test_auth_and_client_paths_leak_nothing(
     evidence.assert_clean({**CHOSEN, **issued})
 
 
-@pytest.mark.xfail(strict=True, reason="client.py quotes URLs with their query; patch proposed to the lead")
 def test_client_never_shows_a_key_in_a_url_query(server: FakeIdentityServer, evidence: Evidence) -> None:
     """`?key=...` is how some APIs take a key: neither errors nor reprs may show a query."""
     provider = server.azure_provider(sleep=FakeSleep())
