@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 KINDS = ("azure", "sts", "google")
 OUTAGE_FAULTS = 100_000  # "503 to everything": more faults than any scenario sends requests

@@ -31,6 +31,8 @@ from _idp import Control, IdpProcess
 from _peers import LIBRARIES, LITERAUTH
 from _report import check_targets, render
 
+from literauth.credentials import UTC
+
 SCENARIO_ORDER = (
     "import", "cache_hit", "scaling", "refresh_cost",
     "stampede_expired", "stampede_stale", "stall", "outage",
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     meta: dict[str, Any] = {
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/run.py", *_result_options(argv)]),
         "mode": "quick" if args.quick else "full",
         "python": f"{platform.python_implementation()} {platform.python_version()}",

@@ -24,12 +24,12 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from literauth.bedrock_sts import WebIdentityCredentialProvider
 from literauth.client import Client, ClientConfig
-from literauth.credentials import AwsCredentials
+from literauth.credentials import UTC, AwsCredentials
 from literauth.provider import SupportsResolve
 from literauth.sigv4 import sign
 
@@ -84,7 +84,7 @@ def fake_bedrock(keys: Callable[[str], AwsCredentials | None], region: str) -> h
             signed: Mapping[str, str] = {
                 name: self.headers.get(name, "") for name in fields.get("SignedHeaders", "").split(";")
             }
-            when = datetime.strptime(self.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            when = datetime.strptime(self.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             expected = sign("POST", f"http://{self.headers['Host']}{self.path}", signed, body, credentials,
                             region=region, service="bedrock", now=when)
             return expected["Authorization"] == auth

@@ -14,7 +14,7 @@ import platform
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from ._policy import RetryPolicy
@@ -42,7 +42,7 @@ __all__ = [
 
 _log = logging.getLogger("literauth.http")
 
-Timeout = Union[float, tuple[float, float]]
+Timeout = float | tuple[float, float]
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 15.0)  # (connect, read) seconds
 MAX_BODY = 1024 * 1024  # a token answer is small: read no more than 1 MiB
 
@@ -143,7 +143,7 @@ class _Lazy:
 _USER_AGENT = _Lazy(user_agent)
 
 ErrorParser = Callable[[TokenResponse], EndpointError]
-FormValue = Union[str, SecretString]
+FormValue = str | SecretString
 
 _fetchers: weakref.WeakSet[TokenFetcher] = weakref.WeakSet()
 
@@ -319,7 +319,7 @@ class TokenFetcher:
     def _endpoint_error(self, response: TokenResponse, parse_error: ErrorParser) -> TokenEndpointError:
         try:
             info = parse_error(response)
-        except Exception:  # a parser must not hide the HTTP error behind its own bug
+        except Exception:  # noqa: BLE001 - a parser bug must not hide the HTTP error
             info = EndpointError(None)
         status = response.status_code
         retryable = info.retryable if info.retryable is not None else RetryPolicy.is_retryable_status(status)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from ._http import EndpointError, TokenResponse
-from .credentials import BearerToken
+from .credentials import UTC, BearerToken
 from .errors import MalformedResponseError
 from .secret import SecretString
 
@@ -79,7 +79,7 @@ def parse_bearer_token(response: TokenResponse, provider: str, host: str) -> Bea
             provider=provider, host=host,
         )
     try:
-        expires_at = datetime.fromtimestamp(response.sent_at + expires_in, timezone.utc)
+        expires_at = datetime.fromtimestamp(response.sent_at + expires_in, UTC)
     except (OverflowError, OSError, ValueError):
         raise MalformedResponseError(
             f"{provider}: token endpoint {host} answered with an out-of-range expires_in",

@@ -18,7 +18,11 @@ from ._http import EndpointError, TokenResponse, check_endpoint_url
 from ._oauth import parse_bearer_token
 from .credentials import BearerToken
 from .errors import ConfigurationError
-from .provider import CredentialProvider, RefreshingCredentialProvider, StaticTokenProvider
+from .provider import (
+    CredentialProvider,
+    RefreshingCredentialProvider,
+    StaticTokenProvider,
+)
 from .secret import SecretString
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ._http import EndpointError, FormValue, TokenResponse, check_endpoint_url
 from ._policy import RetryPolicy
-from .credentials import AwsCredentials
+from .credentials import UTC, AwsCredentials
 from .errors import ConfigurationError, MalformedResponseError
 from .provider import RefreshingCredentialProvider
 from .secret import SecretString
@@ -344,11 +344,11 @@ def _parse_timestamp(value: str) -> datetime | None:
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     sign = -1 if zone[0] == "-" else 1
     try:  # an offset of a day or more, an impossible date, or a shift past year 1 or 9999
-        tz = timezone.utc if zone == "Z" else timezone(
+        tz = UTC if zone == "Z" else timezone(
             sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
         )
         stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-        return stamp.astimezone(timezone.utc)
+        return stamp.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
 
@@ -365,7 +365,12 @@ def parse_assume_role_response(response: TokenResponse, provider: str, host: str
     With a `Date` header the expiry is the local send time plus (Expiration - Date), so a
     local clock that is off by minutes still refreshes on time.
     """
-    from ._xml import UnsafeXmlError, XmlError, local_name, parse_xml  # XML is loaded on first use
+    from ._xml import (  # XML is loaded on first use
+        UnsafeXmlError,
+        XmlError,
+        local_name,
+        parse_xml,
+    )
 
     try:
         root = parse_xml(response.body)
@@ -397,7 +402,7 @@ def parse_assume_role_response(response: TokenResponse, provider: str, host: str
     else:
         lifetime = expiration.timestamp() - server_date
         try:
-            expires_at = datetime.fromtimestamp(response.sent_at + lifetime, timezone.utc)
+            expires_at = datetime.fromtimestamp(response.sent_at + lifetime, UTC)
         except (OverflowError, OSError, ValueError):
             raise _malformed(provider, host, "answered with an out-of-range Expiration") from None
     return AwsCredentials(

@@ -18,14 +18,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, NoReturn, TextIO
 
 from ._version import __version__
 from .azure_ad import AzureAdCredentialProvider
 from .bedrock_sts import WebIdentityCredentialProvider
 from .config import ModelConfigError, ModelTable, load_models
-from .credentials import AwsCredentials, BearerToken, Credential
+from .credentials import UTC, AwsCredentials, BearerToken, Credential
 from .errors import (
     ConfigurationError,
     LiterAuthError,
@@ -36,7 +36,7 @@ from .errors import (
 from .provider import CredentialProvider, StaticTokenProvider
 from .vertex_oauth import VertexOAuthCredentialProvider
 
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # noqa: UP036 - tomllib is new in 3.11
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
@@ -309,7 +309,7 @@ def _close(provider: object) -> None:
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_credential(credential: Credential, fmt: str) -> str:

@@ -27,7 +27,7 @@ from .provider import SupportsResolve
 from .sigv4 import SigV4Auth
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 __all__ = ["Client", "ClientConfig", "DefaultClient", "infer_aws_region_and_service"]
 

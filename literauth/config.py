@@ -33,17 +33,21 @@ from .azure_ad import AzureAdCredentialProvider
 from .bedrock_sts import WebIdentityCredentialProvider
 from .credentials import Credential
 from .errors import ConfigurationError
-from .provider import CredentialProvider, RefreshingCredentialProvider, StaticTokenProvider
+from .provider import (
+    CredentialProvider,
+    RefreshingCredentialProvider,
+    StaticTokenProvider,
+)
 from .secret import SecretString
 from .vertex_oauth import VertexOAuthCredentialProvider
 
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # noqa: UP036 - tomllib is new in 3.11
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Self, Unpack  # noqa: UP035 - Python 3.10 has neither
 
     from .provider import ProviderOptions
 

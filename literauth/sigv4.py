@@ -14,13 +14,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
 import requests
 
 from .auth import ProviderAuth
-from .credentials import AwsCredentials, BearerToken
+from .credentials import UTC, AwsCredentials, BearerToken
 from .errors import ConfigurationError
 from .provider import SupportsResolve
 
@@ -143,10 +143,10 @@ def _timestamp(now: datetime | float | None) -> str:
     if now is None:
         now = time.time()
     if isinstance(now, (int, float)):
-        now = datetime.fromtimestamp(now, timezone.utc)
+        now = datetime.fromtimestamp(now, UTC)
     if now.tzinfo is None or now.utcoffset() is None:
         raise ConfigurationError("sign: now must be timezone-aware")
-    return now.astimezone(timezone.utc).strftime(_TIMESTAMP)
+    return now.astimezone(UTC).strftime(_TIMESTAMP)
 
 
 def _check_name(what: str, value: object) -> str:

@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from literauth import BearerToken, Credential, RefreshingCredentialProvider, SecretString
+from literauth import (
+    BearerToken,
+    Credential,
+    RefreshingCredentialProvider,
+    SecretString,
+)
+from literauth.credentials import UTC
 
 
 class ScriptedProvider(RefreshingCredentialProvider):
@@ -32,7 +38,7 @@ class ScriptedProvider(RefreshingCredentialProvider):
         if self.fail_with is not None:
             raise self.fail_with
         now = self._clock()
-        return BearerToken(SecretString(f"token-{n}"), datetime.fromtimestamp(now + self.lifetime, timezone.utc))
+        return BearerToken(SecretString(f"token-{n}"), datetime.fromtimestamp(now + self.lifetime, UTC))
 
 
 def token_of(credential: Credential) -> str:

@@ -9,7 +9,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from literauth import AwsCredentials, BearerToken, ConfigurationError, SecretString, StaticTokenProvider
+from literauth import (
+    AwsCredentials,
+    BearerToken,
+    ConfigurationError,
+    SecretString,
+    StaticTokenProvider,
+)
 from literauth.auth import BearerAuth, bearer_token_callable
 from literauth.sigv4 import SigV4Auth
 

@@ -12,14 +12,22 @@ import threading
 import traceback
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 import requests
 
-from literauth.azure_ad import DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE, AzureAdCredentialProvider
-from literauth.credentials import BearerToken
-from literauth.errors import ConfigurationError, MalformedResponseError, TokenEndpointError
+from literauth.azure_ad import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_SCOPE,
+    AzureAdCredentialProvider,
+)
+from literauth.credentials import UTC, BearerToken
+from literauth.errors import (
+    ConfigurationError,
+    MalformedResponseError,
+    TokenEndpointError,
+)
 from literauth.provider import StaticTokenProvider
 from literauth.secret import SecretString
 from literauth.testing import FakeIdentityServer
@@ -32,7 +40,7 @@ AI_AUDIENCE = "https://cognitiveservices.azure.com"
 
 
 def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(START + seconds, timezone.utc)
+    return datetime.fromtimestamp(START + seconds, UTC)
 
 
 def secret_of(server: FakeIdentityServer) -> str:

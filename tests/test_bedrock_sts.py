@@ -14,7 +14,7 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 import requests
@@ -29,8 +29,12 @@ from literauth.bedrock_sts import (
     parse_sts_error,
     sts_endpoint_for,
 )
-from literauth.credentials import AwsCredentials
-from literauth.errors import ConfigurationError, MalformedResponseError, TokenEndpointError
+from literauth.credentials import UTC, AwsCredentials
+from literauth.errors import (
+    ConfigurationError,
+    MalformedResponseError,
+    TokenEndpointError,
+)
 from literauth.secret import SecretString
 from literauth.testing import FakeIdentityServer, Fault
 
@@ -529,7 +533,7 @@ def parse(response: TokenResponse) -> AwsCredentials:
 
 
 def utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -555,7 +559,7 @@ def test_expiration_with_and_without_fractional_seconds(expiration: str, expecte
 @pytest.mark.parametrize("skew", [-600.0, 0.0, 600.0, -86400.0 * 40])
 def test_expiry_is_local_send_time_plus_expiration_minus_server_date(skew: float) -> None:
     server_now = START + skew
-    expiration = datetime.fromtimestamp(server_now + 3600, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expiration = datetime.fromtimestamp(server_now + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     credentials = parse(reply(sts_xml(expiration), date=server_now, sent_at=START))
 
@@ -965,7 +969,7 @@ def test_the_fake_success_answer_has_the_real_shape(server: FakeIdentityServer) 
     assert len(response.raw.headers.getlist("Date")) == 1
     server_date = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
     assert server_date == pytest.approx(time.time() - 3600, abs=3)
-    expires = datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    expires = datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     assert expires - server_date == pytest.approx(1800, abs=1)
 
 

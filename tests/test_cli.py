@@ -13,12 +13,13 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from literauth import cli
+from literauth.credentials import UTC
 from literauth.testing import FakeIdentityServer
 
 from .conftest import assert_no_secret
@@ -61,7 +62,7 @@ def secrets_of(server: FakeIdentityServer, env: dict[str, str]) -> list[str]:
 
 
 def _epoch(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 # -- token ------------------------------------------------------------------------------------------

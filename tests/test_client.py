@@ -8,15 +8,27 @@ import itertools
 import pathlib
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from literauth import AwsCredentials, BearerToken, ConfigurationError, SecretString, StaticTokenProvider
+from literauth import (
+    AwsCredentials,
+    BearerToken,
+    ConfigurationError,
+    SecretString,
+    StaticTokenProvider,
+)
 from literauth.auth import BearerAuth
-from literauth.client import Client, ClientConfig, DefaultClient, infer_aws_region_and_service
+from literauth.client import (
+    Client,
+    ClientConfig,
+    DefaultClient,
+    infer_aws_region_and_service,
+)
+from literauth.credentials import UTC
 from literauth.provider import RefreshingCredentialProvider
 from literauth.sigv4 import SigV4Auth
 
@@ -79,7 +91,7 @@ class KeyIssuer(RefreshingCredentialProvider):
         n = next(self._counter)
         c = aws(n)
         return AwsCredentials(c.access_key_id, c.secret_access_key, c.session_token,
-                              expires_at=datetime.now(timezone.utc) + timedelta(hours=1))
+                              expires_at=datetime.now(UTC) + timedelta(hours=1))
 
 
 @pytest.fixture

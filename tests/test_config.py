@@ -16,7 +16,12 @@ from types import ModuleType
 
 import pytest
 
-from literauth import AwsCredentials, BearerToken, ConfigurationError, StaticTokenProvider
+from literauth import (
+    AwsCredentials,
+    BearerToken,
+    ConfigurationError,
+    StaticTokenProvider,
+)
 from literauth.azure_ad import AzureAdCredentialProvider
 from literauth.bedrock_sts import WebIdentityCredentialProvider
 from literauth.config import (

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from literauth import AwsCredentials, BearerToken, Credential, SecretString
+from literauth.credentials import UTC
 
 KEY = "AKIAEXAMPLEKEY000001"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -25,7 +26,7 @@ def test_both_kinds_are_credentials() -> None:
 
 
 def test_repr_shows_kind_and_expiry_only() -> None:
-    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     bearer = BearerToken(SecretString(TOKEN), when)
     assert repr(bearer) == "BearerToken(expires_at=2030-01-02T03:04:05+00:00)"
     for text in (repr(_aws()), str(_aws()), repr(bearer), str(bearer)):
@@ -43,8 +44,8 @@ def test_frozen() -> None:
 def test_expiry_is_normalised_to_utc() -> None:
     plus2 = timezone(timedelta(hours=2))
     bearer = BearerToken(SecretString(TOKEN), datetime(2030, 1, 1, 12, 0, tzinfo=plus2))
-    assert bearer.expires_at == datetime(2030, 1, 1, 10, 0, tzinfo=timezone.utc)
-    assert bearer.expires_at is not None and bearer.expires_at.tzinfo == timezone.utc
+    assert bearer.expires_at == datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+    assert bearer.expires_at is not None and bearer.expires_at.tzinfo == UTC
 
 
 def test_naive_expiry_is_refused() -> None:
@@ -72,6 +73,6 @@ def test_pickle_refused() -> None:
 
 
 def test_expires_at_epoch() -> None:
-    when = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2030, 1, 1, tzinfo=UTC)
     assert BearerToken(SecretString(TOKEN), when).expires_at_epoch == when.timestamp()
     assert BearerToken(SecretString(TOKEN)).expires_at_epoch is None

@@ -17,8 +17,20 @@ from typing import Any
 import pytest
 import requests
 
-from literauth import Credential, CredentialError, MalformedResponseError, TokenEndpointError, TransportError
-from literauth._policy import COOLDOWN, HARD_COOLDOWN, MAX_LIFETIME, RefreshPolicy, RetryPolicy
+from literauth import (
+    Credential,
+    CredentialError,
+    MalformedResponseError,
+    TokenEndpointError,
+    TransportError,
+)
+from literauth._policy import (
+    COOLDOWN,
+    HARD_COOLDOWN,
+    MAX_LIFETIME,
+    RefreshPolicy,
+    RetryPolicy,
+)
 from literauth.bedrock_sts import STS_NAMESPACE
 from literauth.testing import FakeIdentityServer, Fault
 

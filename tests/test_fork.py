@@ -27,7 +27,7 @@ def _in_child(work: object) -> str:
         os.close(read_fd)
         try:
             result = str(work())  # type: ignore[operator]
-        except BaseException as exc:  # report anything to the parent
+        except BaseException as exc:  # noqa: BLE001 - report anything to the parent
             result = f"error: {type(exc).__name__}: {exc}"
         os.write(write_fd, result.encode())
         os._exit(0)

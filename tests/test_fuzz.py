@@ -22,7 +22,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
@@ -53,7 +53,12 @@ from literauth._http import MAX_BODY, EndpointError, TokenResponse
 from literauth._oauth import parse_bearer_token, parse_oauth_error
 from literauth._policy import RetryPolicy
 from literauth._xml import MAX_XML_BYTES
-from literauth.bedrock_sts import STS_NAMESPACE, parse_assume_role_response, parse_sts_error
+from literauth.bedrock_sts import (
+    STS_NAMESPACE,
+    parse_assume_role_response,
+    parse_sts_error,
+)
+from literauth.credentials import UTC
 from literauth.secret import SecretString
 from literauth.testing import FakeIdentityServer, Fault
 
@@ -940,7 +945,7 @@ toml_strings = st.lists(
 ).map("".join)
 toml_scalars = (
     toml_strings | st.integers() | st.integers(2**63, 10**400) | st.floats() | st.booleans()
-    | st.datetimes(min_value=datetime(1, 1, 1), timezones=st.none() | st.just(timezone.utc))
+    | st.datetimes(min_value=datetime(1, 1, 1), timezones=st.none() | st.just(UTC))
     | st.dates() | st.times()
 )
 toml_values = st.recursive(

@@ -10,8 +10,20 @@ from collections.abc import Iterator, Mapping
 import pytest
 import requests
 
-from literauth import ConfigurationError, MalformedResponseError, SecretString, TokenEndpointError, TransportError
-from literauth._http import MAX_BODY, EndpointError, TokenFetcher, TokenResponse, check_endpoint_url
+from literauth import (
+    ConfigurationError,
+    MalformedResponseError,
+    SecretString,
+    TokenEndpointError,
+    TransportError,
+)
+from literauth._http import (
+    MAX_BODY,
+    EndpointError,
+    TokenFetcher,
+    TokenResponse,
+    check_endpoint_url,
+)
 from literauth._oauth import parse_oauth_error
 from literauth._policy import RetryPolicy
 from literauth.testing import Endpoint, Fault, RecordedRequest, Reply, ServerCore

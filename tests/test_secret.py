@@ -15,7 +15,8 @@ VALUE = "s3cr3t-value-that-must-not-leak"
 
 def test_repr_str_and_format_mask_the_value() -> None:
     secret = SecretString(VALUE)
-    rendered = [repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, f"{secret:>40}"]
+    printf = "%s" % secret  # noqa: UP031 - printf-style formatting must mask too
+    rendered = [repr(secret), str(secret), f"{secret}", f"{secret!r}", printf, f"{secret:>40}"]
     for text in rendered:
         assert VALUE not in text
     assert repr(secret) == "SecretString('**********')"

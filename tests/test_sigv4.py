@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import io
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -17,12 +17,19 @@ from botocore.auth import SigV4Auth as BotoSigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from literauth import AwsCredentials, BearerToken, ConfigurationError, SecretString, StaticTokenProvider
+from literauth import (
+    AwsCredentials,
+    BearerToken,
+    ConfigurationError,
+    SecretString,
+    StaticTokenProvider,
+)
+from literauth.credentials import UTC
 from literauth.sigv4 import SigV4Auth, aws_error_code, sign, strict_url
 
 from .conftest import assert_no_secret
 
-NOW = datetime(2027, 1, 15, 8, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 15, 8, 0, 0, tzinfo=UTC)
 KEY_ID = "ASIAEXAMPLEKEYID0001"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY"
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQDexampleSessionToken=="
@@ -231,7 +238,7 @@ def test_cases_are_varied() -> None:
 # -- published vectors ----------------------------------------------------------------
 
 SUITE = AwsCredentials(SecretString("AKIDEXAMPLE"), SecretString("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))
-SUITE_TIME = datetime(2015, 8, 30, 12, 36, 0, tzinfo=timezone.utc)
+SUITE_TIME = datetime(2015, 8, 30, 12, 36, 0, tzinfo=UTC)
 
 
 def test_aws_test_suite_get_vanilla() -> None:
@@ -380,8 +387,8 @@ def test_now_may_be_epoch_seconds_and_str_body_is_utf8() -> None:
 
 def test_default_now_is_the_current_time() -> None:
     stamp = sign("GET", "https://h/", {}, None, NO_TOKEN, region="us-east-1", service="x")["X-Amz-Date"]
-    signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    assert abs(signed_at - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert abs(signed_at - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(

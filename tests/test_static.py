@@ -6,7 +6,13 @@ import pickle
 
 import pytest
 
-from literauth import BearerToken, ConfigurationError, CredentialProvider, SecretString, StaticTokenProvider
+from literauth import (
+    BearerToken,
+    ConfigurationError,
+    CredentialProvider,
+    SecretString,
+    StaticTokenProvider,
+)
 
 TOKEN = "static-token-from-a-sidecar-0123456789"
 

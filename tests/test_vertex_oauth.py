@@ -34,9 +34,14 @@ from literauth import (
     vertex_oauth,
 )
 from literauth._http import TokenResponse
+from literauth.credentials import UTC
 from literauth.testing import FakeIdentityServer
 from literauth.testing._google import GoogleOAuthEndpoint
-from literauth.vertex_oauth import DEFAULT_SCOPE, DEFAULT_TOKEN_URI, VertexOAuthCredentialProvider
+from literauth.vertex_oauth import (
+    DEFAULT_SCOPE,
+    DEFAULT_TOKEN_URI,
+    VertexOAuthCredentialProvider,
+)
 
 from .conftest import FakeClock, FakeSleep, assert_no_secret
 
@@ -109,7 +114,7 @@ def _pem_body(pem: str) -> str:
 def _certificate(key: rsa.RSAPrivateKey) -> str:
     """A self-signed X.509 certificate for the key, as Google publishes for each key id."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "literauth-test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -21,7 +21,7 @@ from ._server import Endpoint, Fault, RecordedRequest, Reply, ServerCore
 from ._sts import StsEndpoint
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 __all__ = [
     "AzureAdEndpoint",

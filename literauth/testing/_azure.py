@@ -14,11 +14,12 @@ import secrets
 import threading
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
 from ..azure_ad import AzureAdCredentialProvider
+from ..credentials import UTC
 from ..secret import SecretString
 from ._server import Endpoint, RecordedRequest, Reply, ServerCore
 
@@ -374,7 +375,7 @@ class AzureAdEndpoint(Endpoint):
         return self._json(200, document, trace_id, correlation_id)
 
     def _error(self, exc: _AzureError, trace_id: str, correlation_id: str) -> Reply:
-        stamp = datetime.fromtimestamp(self.now(), timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        stamp = datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         body = {
             "error": exc.error,
             "error_description": (

@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from ._server import Endpoint, RecordedRequest, Reply, ServerCore
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import (
+        RSAPrivateKey,
+        RSAPublicKey,
+    )
 
     from ..vertex_oauth import VertexOAuthCredentialProvider
 

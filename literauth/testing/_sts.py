@@ -23,11 +23,12 @@ import tempfile
 import uuid
 import weakref
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
 from ..bedrock_sts import STS_NAMESPACE, WebIdentityCredentialProvider
+from ..credentials import UTC
 from ..secret import SecretString
 from . import _server
 from ._server import Endpoint, RecordedRequest, Reply, ServerCore
@@ -85,7 +86,7 @@ def _b64url_decode(text: str) -> bytes:
 
 
 def _iso8601(epoch: float, fractional: bool) -> str:
-    stamp = datetime.fromtimestamp(epoch, timezone.utc)
+    stamp = datetime.fromtimestamp(epoch, UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if fractional else "%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -367,7 +368,7 @@ class StsEndpoint(Endpoint):
             access_key_id=SecretString(key_id),
             secret_access_key=SecretString(base64.b64encode(secrets.token_bytes(30)).decode("ascii")),
             session_token=SecretString("FwoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(240)).decode()),
-            expiration=datetime.fromtimestamp(expiration, timezone.utc),
+            expiration=datetime.fromtimestamp(expiration, UTC),
             role_arn=role_arn,
             session_name=session,
             subject=str(claims.get("sub", "")),

@@ -18,6 +18,8 @@ import ssl
 import tempfile
 import threading
 
+from ..credentials import UTC
+
 __all__ = ["LoopbackTls", "loopback_tls"]
 
 INSTALL_HINT = 'pip install cryptography (or "literauth[test]")'
@@ -59,7 +61,7 @@ def _generate() -> LoopbackTls:
     except ImportError:
         raise RuntimeError(f"FakeIdentityServer(https=True) needs the cryptography package: {INSTALL_HINT}") from None
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())  # P-256: generated in milliseconds
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "literauth FakeIdentityServer test CA")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
