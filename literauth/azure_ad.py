@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ._env import environment, optional, require
 from ._http import EndpointError, TokenResponse, check_endpoint_url
 from ._oauth import parse_bearer_token
 from .credentials import BearerToken
@@ -86,7 +86,7 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
         override the defaults when set and not empty. Values are stripped of surrounding
         whitespace (a stray newline or CR from a .env file is never meant).
         """
-        env = os.environ if environ is None else environ
+        env = environment(environ)
         token = env.get("AZURE_AD_TOKEN")
         if token is not None:
             if not token.strip():
@@ -95,18 +95,15 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
                     "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET instead"
                 )
             return StaticTokenProvider(SecretString(token.strip()))
-        required = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
-        values = {name: (env.get(name) or "").strip() for name in required}
-        missing = [name for name in required if not values[name]]
-        if missing:
-            raise ConfigurationError(
-                f"{_PROVIDER}: environment variable{'s' if len(missing) > 1 else ''} "
-                f"{_join(missing)} {'are' if len(missing) > 1 else 'is'} not set or empty; "
-                "set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
-                "or AZURE_AD_TOKEN for a ready-made token"
-            )
-        scope = (env.get("AZURE_AD_SCOPE") or "").strip() or DEFAULT_SCOPE
-        authority = (env.get("AZURE_AUTHORITY_HOST") or "").strip() or DEFAULT_AUTHORITY_HOST
+        values = require(
+            env,
+            ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"),
+            provider=_PROVIDER,
+            hint="set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
+            "or AZURE_AD_TOKEN for a ready-made token",
+        )
+        scope = optional(env, "AZURE_AD_SCOPE") or DEFAULT_SCOPE
+        authority = optional(env, "AZURE_AUTHORITY_HOST") or DEFAULT_AUTHORITY_HOST
         return cls(
             values["AZURE_TENANT_ID"],
             values["AZURE_CLIENT_ID"],
@@ -173,10 +170,6 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
 
 
 # -- validation -------------------------------------------------------------------------
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _check_tenant(tenant_id: object) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from ._env import environment, optional, require
 from ._http import EndpointError, FormValue, TokenResponse, check_endpoint_url
 from ._policy import RetryPolicy
 from .credentials import UTC, AwsCredentials
@@ -175,25 +176,19 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
         `AWS_REGION` then `AWS_DEFAULT_REGION`, and `AWS_ENDPOINT_URL_STS`. `environ=None`
         means `os.environ`.
         """
-        env = os.environ if environ is None else environ
-
-        def get(key: str) -> str | None:
-            value = env.get(key, "").strip()
-            return value or None
-
-        role_arn, token_file = get("AWS_ROLE_ARN"), get("AWS_WEB_IDENTITY_TOKEN_FILE")
-        missing = [key for key in ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE") if get(key) is None]
-        if role_arn is None or token_file is None:
-            raise ConfigurationError(
-                f"{cls.provider_name}: environment variable{'s' if len(missing) > 1 else ''} "
-                f"{' and '.join(missing)} not set (EKS sets them for IAM Roles for Service Accounts)"
-            )
+        env = environment(environ)
+        values = require(
+            env,
+            ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+            provider=cls.provider_name,
+            hint="EKS sets them for IAM Roles for Service Accounts",
+        )
         return cls(
-            role_arn,
-            token_file,
-            get("AWS_ROLE_SESSION_NAME") or DEFAULT_SESSION_NAME,
-            get("AWS_REGION") or get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
-            sts_endpoint=get("AWS_ENDPOINT_URL_STS"),
+            values["AWS_ROLE_ARN"],
+            values["AWS_WEB_IDENTITY_TOKEN_FILE"],
+            optional(env, "AWS_ROLE_SESSION_NAME") or DEFAULT_SESSION_NAME,
+            optional(env, "AWS_REGION") or optional(env, "AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            sts_endpoint=optional(env, "AWS_ENDPOINT_URL_STS"),
             **options,
         )
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._env import environment, optional, require
 from ._http import EndpointError, TokenResponse, check_endpoint_url
 from ._oauth import parse_bearer_token, parse_oauth_error
 from .credentials import BearerToken
@@ -260,15 +261,15 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
 
         `environ` defaults to `os.environ`; tests pass a dict.
         """
-        env = os.environ if environ is None else environ
-        path = (env.get("GOOGLE_APPLICATION_CREDENTIALS") or "").strip()
-        if not path:
-            raise ConfigurationError(
-                "vertex: GOOGLE_APPLICATION_CREDENTIALS is not set; point it at a service-account "
-                "key file (JSON)"
-            )
-        scope = (env.get("VERTEX_AI_SCOPE") or "").strip()
-        return cls.from_key_file(path, scopes=scope or DEFAULT_SCOPE, **options)
+        env = environment(environ)
+        path = require(
+            env,
+            ("GOOGLE_APPLICATION_CREDENTIALS",),
+            provider=cls.provider_name,
+            hint="point it at a service-account key file (JSON)",
+        )["GOOGLE_APPLICATION_CREDENTIALS"]
+        scope = optional(env, "VERTEX_AI_SCOPE") or DEFAULT_SCOPE
+        return cls.from_key_file(path, scopes=scope, **options)
 
     @classmethod
     def from_key_file(

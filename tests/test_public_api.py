@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(literauth.__file__).parent
 LAYERS = [
     {"_version", "errors", "secret"},
     {"credentials", "_policy"},
-    {"_http", "_xml"},
+    {"_http", "_xml", "_env"},
     {"_oauth", "provider"},
     {"azure_ad", "bedrock_sts", "vertex_oauth"},
     {"sigv4", "auth"},

@@ -1,0 +1,41 @@
+"""Reading configuration from environment variables, the same way for every provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+from .errors import ConfigurationError
+
+__all__ = ["environment", "optional", "require"]
+
+
+def environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    """`environ`, or `os.environ` when it is None (tests pass a dict)."""
+    return os.environ if environ is None else environ
+
+
+def optional(environ: Mapping[str, str], name: str) -> str | None:
+    """The variable's value stripped of surrounding whitespace; `None` when unset or blank.
+
+    A stray newline or CR from a .env file or a mounted secret is never meant.
+    """
+    value = (environ.get(name) or "").strip()
+    return value or None
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def require(environ: Mapping[str, str], names: Iterable[str], *, provider: str, hint: str) -> dict[str, str]:
+    """The stripped values of `names`; one `ConfigurationError` naming every one unset or blank."""
+    values = {name: optional(environ, name) for name in names}
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        plural = len(missing) > 1
+        raise ConfigurationError(
+            f"{provider}: environment variable{'s' if plural else ''} {_join(missing)} "
+            f"{'are' if plural else 'is'} not set or empty; {hint}"
+        )
+    return {name: value for name, value in values.items() if value is not None}
