@@ -3,66 +3,23 @@
 from __future__ import annotations
 
 import pathlib
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from literauth.bedrock_sts import WebIdentityCredentialProvider
 from literauth.credentials import AwsCredentials
 
-MOTO_SERVER = shutil.which("moto_server")
-STARTUP_TIMEOUT = 30.0  # moto imports every service backend before it listens
+from ._moto import moto_marks, moto_server
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(MOTO_SERVER is None, reason="moto_server (moto[server]) is not installed"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = moto_marks
 
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    assert MOTO_SERVER is not None
-    port = _free_port()
-    process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                pytest.fail(f"moto_server exited with {process.returncode}: {stderr[-2000:]}")
-            try:
-                requests.get(url + "/moto-api/", timeout=1).close()
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not answer within 30 s")
-                time.sleep(0.1)  # polling a starting subprocess, not waiting for an expiry
+    with moto_server() as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 @pytest.fixture

@@ -4,11 +4,6 @@ accepts what `Client` signs with keys from its own STS and rejects a wrong secre
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,8 +13,8 @@ from literauth import AwsCredentials, SecretString
 from literauth.bedrock_sts import WebIdentityCredentialProvider
 from literauth.client import Client, ClientConfig
 
-MOTO_SERVER = shutil.which("moto_server")
-STARTUP_TIMEOUT = 30.0  # moto imports every service backend before it listens
+from ._moto import moto_marks, moto_server
+
 ROLE = "literauth-bedrock"
 ROLE_ARN = f"arn:aws:iam::123456789012:role/{ROLE}"
 SESSION = "literauth-moto"
@@ -33,10 +28,7 @@ TRUST = (
 )
 POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(MOTO_SERVER is None, reason="moto_server (moto[server]) is not installed"),
-]
+pytestmark = moto_marks
 
 
 class Fixed:
@@ -53,48 +45,10 @@ class Fixed:
         self.invalidations += 1
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"moto_server exited with {process.returncode}")
-        try:
-            requests.get(url + "/moto-api/", timeout=1).close()
-            return
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                pytest.fail("moto_server did not answer within 30 s")
-            time.sleep(0.1)  # polling a starting subprocess, not waiting for an expiry
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    assert MOTO_SERVER is not None
-    port = _free_port()
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(UNCHECKED_SETUP_ACTIONS)}
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(process, url)
+    with moto_server(unchecked_actions=UNCHECKED_SETUP_ACTIONS) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,7 @@ Malformed role ARNs never reach the wire: the provider refuses them at construct
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -35,10 +31,9 @@ from botocore.credentials import Credentials
 from literauth import AwsCredentials, ConfigurationError, TokenEndpointError
 from literauth.bedrock_sts import WebIdentityCredentialProvider
 
+from ._moto import moto_marks, moto_server
 from .conftest import FakeSleep
 
-MOTO_SERVER = shutil.which("moto_server")
-STARTUP_TIMEOUT = 30.0  # moto imports every service backend before it listens
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/bedrock-invoker"
 SESSION = "literauth-moto-sts"
@@ -50,16 +45,7 @@ ALLOW = json.dumps({
 SETUP_ACTIONS = 5  # CreateUser, PutUserPolicy, CreateAccessKey, CreateUser, CreateAccessKey
 WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YWk6d29ya2VyIn0.c2ln"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(MOTO_SERVER is None, reason="moto_server (moto[server]) is not installed"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = moto_marks
 
 
 def _signed_post(url: str, service: str, form: dict[str, str], keys: Credentials) -> requests.Response:
@@ -110,30 +96,7 @@ def _create_keys(url: str, user: str, admin: Credentials) -> Credentials:
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Moto]:
-    assert MOTO_SERVER is not None
-    port = _free_port()
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_ACTIONS)}
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"moto_server exited with {process.returncode}")
-            try:
-                with requests.Session() as probe:
-                    probe.trust_env = False
-                    probe.get(url + "/moto-api/", timeout=1).close()
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not answer within 30 s")
-                time.sleep(0.1)  # polling a starting subprocess, not waiting for an expiry
+    with moto_server(unchecked_actions=SETUP_ACTIONS) as url:
         admin = Credentials("AKIAADMINSETUP000000", "set-up-is-not-checked")
         for form in (
             {"Action": "CreateUser", "UserName": "federation"},
@@ -146,13 +109,6 @@ def moto() -> Iterator[Moto]:
         allowed = _create_keys(url, "federation", admin)
         stranger = _create_keys(url, "stranger", admin)  # the last unchecked action
         yield Moto(url, allowed, stranger)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _provider(
