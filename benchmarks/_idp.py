@@ -138,11 +138,8 @@ def _readline(process: subprocess.Popen[bytes], timeout: float) -> bytes:
 def _serve(workdir: str) -> None:
     import http.server
 
-    from literauth.testing import FakeIdentityServer, _server
+    from literauth.testing import FakeIdentityServer
 
-    # Answer headers and body without a Nagle stall: the frame writes them separately, and
-    # with Nagle on, the body waits for the client's delayed ACK (40 ms on Linux).
-    _server._Handler.disable_nagle_algorithm = True
     server = FakeIdentityServer(https=True)
     server.start()
     state = _State(server)
