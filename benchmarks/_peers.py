@@ -331,10 +331,10 @@ class GoogleAuth(Library):
         from google.oauth2 import service_account
 
         google = self.info.google
-        # google-auth always names Google's own token endpoint as the assertion's audience;
-        # the fake wants its own URL, so the public `additional_claims` option supplies it.
+        # The idiomatic call: google-auth names Google's public token URI as the audience,
+        # which the fake accepts as Google does, and posts to the key file's token_uri.
         self.creds = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-            google["key_file"], scopes=[google["scope"]], additional_claims={"aud": google["token_uri"]}
+            google["key_file"], scopes=[google["scope"]]
         )
         self.request = Request(_session(self.info.ca_bundle))
         self._set_call()

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._policy import RefreshPolicy, RetryPolicy
 from ._version import __version__
-from .azure_ad import AzureAdCredentialProvider
-from .bedrock_sts import WebIdentityCredentialProvider
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import (
     ConfigurationError,
@@ -31,17 +29,22 @@ from .provider import (
     SupportsResolve,
 )
 from .secret import SecretString
-from .vertex_oauth import VertexOAuthCredentialProvider
 
 if TYPE_CHECKING:
     from .auth import BearerAuth, bearer_token_callable
+    from .azure_ad import AzureAdCredentialProvider
+    from .bedrock_sts import WebIdentityCredentialProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelConfigError, ModelEntry, ModelTable, load_models
     from .sigv4 import SigV4Auth
+    from .vertex_oauth import VertexOAuthCredentialProvider
 
 # Names that need `requests` (or a TOML parser) at import are loaded on first use, so
 # importing a provider stays cheap; `requests` itself is imported at the first token fetch.
 _LAZY = {
+    "AzureAdCredentialProvider": "azure_ad",  # importing one provider need not load the other two
+    "WebIdentityCredentialProvider": "bedrock_sts",
+    "VertexOAuthCredentialProvider": "vertex_oauth",
     "BearerAuth": "auth",
     "bearer_token_callable": "auth",
     "Client": "client",

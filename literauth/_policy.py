@@ -7,7 +7,6 @@ without sleeping.
 from __future__ import annotations
 
 import dataclasses
-import email.utils
 import random
 from collections.abc import Callable
 
@@ -117,6 +116,8 @@ class RetryPolicy:
         if value.isascii() and value.isdigit():  # str.isdigit() also accepts '²', which float() refuses
             return float(value)
         try:
+            import email.utils  # here: only a Retry-After date needs it, a tenth of the import
+
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None

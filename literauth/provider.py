@@ -1,9 +1,16 @@
 """Credential providers and the caching engine every refreshing provider is built on.
 
-`RefreshingCredentialProvider.resolve()` serves a cached credential under a read lock,
+`RefreshingCredentialProvider.resolve()` serves a cached credential with one atomic read,
 refreshes it ahead of expiry on a background thread while it stays valid, and fetches
 under the write lock (double-checked, one request for any number of callers) only when
 no usable credential exists. Subclasses implement `_fetch()` and nothing else.
+
+A `readerwriterlock` fair lock guards the cache: every change (a new entry, `invalidate()`,
+the double-check before a fetch) happens under its write lock, and multi-field snapshots
+(`stats()`) under its read lock. The hot path takes no lock at all: a cache entry is
+immutable and published by one reference assignment, so one attribute read always sees a
+whole entry. Taking the read lock there bought no safety and cost 5x the hit time and 80%
+of the 8-thread throughput (a lock convoy under the GIL), measured in benchmarks/.
 """
 
 from __future__ import annotations
@@ -204,7 +211,6 @@ class RefreshingCredentialProvider(CredentialProvider):
 
     def _init_locks(self) -> None:
         self._lock = rwlock.RWLockFair()  # fair: a writer is never starved by readers
-        self._read_locks = threading.local()
         self._refresh_gate = threading.Lock()  # held by whoever is fetching right now
 
     def _make_fetcher(self, url: str) -> TokenFetcher:
@@ -226,14 +232,6 @@ class RefreshingCredentialProvider(CredentialProvider):
 
     # -- the hot path -------------------------------------------------------------
 
-    def _read_lock(self) -> rwlock.Lockable:
-        local = self._read_locks
-        try:
-            return local.lock  # type: ignore[no-any-return]
-        except AttributeError:
-            local.lock = self._lock.gen_rlock()
-            return local.lock  # type: ignore[no-any-return]
-
     def resolve(self, force_refresh: bool = False) -> Credential:
         """Return a valid credential, fetching only when none is usable.
 
@@ -241,12 +239,7 @@ class RefreshingCredentialProvider(CredentialProvider):
         """
         next(self._resolves)
         if not force_refresh:
-            lock = self._read_lock()
-            lock.acquire()  # direct calls: the context-manager frames cost a fifth of a hit
-            try:
-                entry = self._entry
-            finally:
-                lock.release()
+            entry = self._entry  # one atomic read of an immutable, fully built entry
             if entry is not None:
                 now = self._clock()
                 if now < entry.refresh_at:
@@ -406,7 +399,11 @@ class RefreshingCredentialProvider(CredentialProvider):
             self._retry_not_before = 0.0
 
     def stats(self) -> ProviderStats:
-        """A snapshot of counters for monitoring."""
+        """A snapshot of counters for monitoring, consistent with the cached entry."""
+        with self._lock.gen_rlock():
+            return self._stats()
+
+    def _stats(self) -> ProviderStats:
         entry = self._entry
         return ProviderStats(
             resolves=_count_value(self._resolves),

@@ -105,6 +105,7 @@ def test_writer_is_not_starved_by_busy_readers(clock: FakeClock) -> None:
     def reader() -> None:
         while not stop.is_set():
             provider.resolve()
+            provider.stats()  # takes the cache's read lock
 
     readers = _run_all(reader, 8)
     try:
@@ -127,7 +128,7 @@ def test_write_lock_swap_completes_under_reader_load() -> None:
 
     def reader() -> None:
         while not stop.is_set():
-            provider.resolve()
+            provider.stats()  # a steady stream of read-lock holders
 
     readers = _run_all(reader, 8)
     try:

@@ -730,7 +730,7 @@ def test_fake_refuses_like_google(
         "unknown kid": lambda: sign(header={"kid": "0" * 40}),
         "typ JWS": lambda: sign(header={"typ": "JWS"}),
         "unknown issuer": lambda: sign(iss="nobody@elsewhere.iam.gserviceaccount.com"),
-        "wrong audience": lambda: sign(aud=DEFAULT_TOKEN_URI),
+        "wrong audience": lambda: sign(aud="https://oauth2.example.com/token"),
         "lives 3601 s": lambda: sign(iat=now - 1, exp=now + 3600),
         "expired": lambda: sign(iat=now - 3600, exp=now - 1),
         "issued in the future": lambda: sign(iat=now + 120, exp=now + 3000),

@@ -44,6 +44,7 @@ _BAD_TIME = (
 )
 _NO_ACCOUNT = "Invalid grant: account not found"
 _BAD_AUDIENCE = "Invalid JWT: Failed audience check."
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # what google-auth always names
 _BAD_SCOPE = "Invalid OAuth scope or ID token audience provided."
 
 _shared_key_lock = threading.Lock()
@@ -279,8 +280,8 @@ class GoogleOAuthEndpoint(Endpoint):
 
     def _check_claims(self, claims: Mapping[str, Any]) -> None:
         """Audience, lifetime and scope, in that order."""
-        if claims.get("aud") != self.token_uri:
-            raise _Refusal("invalid_grant", _BAD_AUDIENCE)
+        if claims.get("aud") not in (self.token_uri, GOOGLE_TOKEN_URI):
+            raise _Refusal("invalid_grant", _BAD_AUDIENCE)  # Google takes its public URI too
         iat, exp = claims.get("iat"), claims.get("exp")
         if not _is_number(iat) or not _is_number(exp):
             raise _Refusal("invalid_grant", _BAD_TIME)
