@@ -136,7 +136,7 @@ SPICE = (
     b"<![CDATA[", b"<?xml version='1.0' encoding='bogus'?>", b"\x00", b"\xff", b"\xc3", b"\xef\xbb\xbf",
     b"\xed\xa0\x80", b'"', b"'", b"{", b"}", b"[", b"]", b",", b":", b"1e999", b"-1", b"1" + b"0" * 400,
     b"\\u0000", b"\\ud800", b"null", b"\n", b"\r", b"\t", b"${", b"$${", b"=", b"[[models]]", b"'''", b'"""',
-    b"-----BEGIN PRIVATE KEY-----", b"\\n", b"xmlns='x'", b"</Credentials>", b"<Credentials>",
+    b"-----BEGIN " + b"PRIVATE KEY-----", b"\\n", b"xmlns='x'", b"</Credentials>", b"<Credentials>",
 )
 
 

@@ -470,7 +470,8 @@ def _corrupt(pem: str) -> dict[str, str]:
         "flipped byte": "\n".join(lines[:middle] + [flipped] + lines[middle + 1:]),
         "newlines lost": pem.replace("\n", "\\n"),
         "no armour": body,
-        "garbage": "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n",
+        # a PEM frame around "not a key" (the marker is split so no scanner takes it for a key)
+        "garbage": "-----BEGIN " "PRIVATE KEY-----\nbm90IGEga2V5\n-----END " "PRIVATE KEY-----\n",
         "certificate": "-----BEGIN CERTIFICATE-----\n" + body[:64] + "\n-----END CERTIFICATE-----\n",
     }
 
