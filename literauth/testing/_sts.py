@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import email.utils
 import hashlib
 import hmac
-import http.server
 import json
 import os
 import re
@@ -30,7 +28,6 @@ from xml.sax.saxutils import escape
 from ..bedrock_sts import STS_NAMESPACE, WebIdentityCredentialProvider
 from ..credentials import UTC
 from ..secret import SecretString
-from . import _server
 from ._server import Endpoint, RecordedRequest, Reply, ServerCore
 
 __all__ = ["IssuedCredentials", "StsEndpoint"]
@@ -90,23 +87,6 @@ def _iso8601(epoch: float, fractional: bool) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if fractional else "%Y-%m-%dT%H:%M:%SZ")
 
 
-def _use_server_clock_for_date() -> None:
-    """Workaround until the frame does it: the `Date` header follows `ServerCore.clock()`.
-
-    `ServerCore.advance()` promises to move the `Date` header, but the stock handler stamps
-    real time; STS clients use `Date` for skew correction, so it must follow the server clock.
-    """
-    handler = _server._Handler
-    if handler.date_time_string is not http.server.BaseHTTPRequestHandler.date_time_string:
-        return  # already overridden (by the frame or an earlier call)
-
-    def date_time_string(self: Any, timestamp: float | None = None) -> str:
-        when = self.server.core.clock() if timestamp is None else timestamp
-        return email.utils.formatdate(when, usegmt=True)
-
-    handler.date_time_string = date_time_string  # type: ignore[method-assign]
-
-
 @dataclasses.dataclass(frozen=True)
 class IssuedCredentials:
     """One set of temporary credentials the endpoint handed out, for tests to compare against."""
@@ -146,7 +126,6 @@ class StsEndpoint(Endpoint):
     secret_fields = frozenset({"WebIdentityToken"})
 
     def __init__(self, server: ServerCore) -> None:
-        _use_server_clock_for_date()
         self._lifetime_override: float | None = None
         super().__init__(server)
         self._lifetime_override = None
