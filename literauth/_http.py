@@ -38,6 +38,7 @@ __all__ = [
     "TokenResponse",
     "check_endpoint_url",
     "is_loopback_host",
+    "mask_secrets",
 ]
 
 _log = logging.getLogger("literauth.http")
@@ -142,6 +143,36 @@ class _Lazy:
 
 
 _USER_AGENT = _Lazy(user_agent)
+
+def mask_secrets(info: EndpointError, secrets: list[SecretString]) -> EndpointError:
+    """`info` with every secret the request carried masked: a server may echo what it got.
+
+    An error code holding a secret, or a long piece of one, is no code and is dropped.
+    """
+    values = [secret.expose_secret() for secret in secrets if secret.expose_secret()]
+    if not values:
+        return info
+
+    def masked(text: str | None) -> str | None:
+        for value in values:
+            if text and value in text:
+                text = text.replace(value, _MASK)
+        return text
+
+    code = info.error_code
+    if code and any(value in code or (len(code) >= _ECHO_PIECE and code in value) for value in values):
+        code = None
+    return dataclasses.replace(
+        info,
+        error_code=code,
+        description=masked(info.description),
+        reference=masked(info.reference),
+        hint=masked(info.hint),
+    )
+
+
+_MASK = str(SecretString(""))  # the mask SecretString prints
+_ECHO_PIECE = 16  # a piece of a secret this long is treated as the secret
 
 ErrorParser = Callable[[TokenResponse], EndpointError]
 FormValue = str | SecretString
@@ -297,7 +328,8 @@ class TokenFetcher:
                 f"{target}; redirects are never followed so a secret is not re-posted elsewhere",
                 status_code=status, error_code="redirect", provider=self.provider, host=self.host,
             ), False
-        error = self._endpoint_error(response, parse_error)
+        secrets = [value for value in form.values() if isinstance(value, SecretString)]
+        error = self._endpoint_error(response, parse_error, secrets)
         return error, error.retryable
 
     def _read_capped(self, raw: requests.Response) -> bytes:
@@ -320,9 +352,11 @@ class TokenFetcher:
             provider=self.provider, host=self.host,
         )
 
-    def _endpoint_error(self, response: TokenResponse, parse_error: ErrorParser) -> TokenEndpointError:
+    def _endpoint_error(
+        self, response: TokenResponse, parse_error: ErrorParser, secrets: list[SecretString]
+    ) -> TokenEndpointError:
         try:
-            info = parse_error(response)
+            info = mask_secrets(parse_error(response), secrets)
         except Exception:  # noqa: BLE001 - a parser bug must not hide the HTTP error
             info = EndpointError(None)
         status = response.status_code
@@ -334,7 +368,7 @@ class TokenFetcher:
         if description:
             message += f": {description}"
         if info.reference:
-            message += f" ({info.reference})"
+            message += f" ({_first_line(info.reference, 120)})"  # capped after masking
         if info.hint:
             message = message.rstrip(".") + f". {info.hint}"
         return TokenEndpointError(

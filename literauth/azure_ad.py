@@ -6,7 +6,6 @@ platform v2.0 token endpoint; the engine caches it and refreshes it ahead of exp
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Mapping
@@ -38,7 +37,6 @@ DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"  # the public cloud
 _PROVIDER = "azure_ad"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_REDACTED = "[redacted]"
 
 
 class AzureAdCredentialProvider(RefreshingCredentialProvider):
@@ -71,8 +69,6 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
         self._authority_host = _check_authority(authority_host)
         self._token_url = f"{self._authority_host}/{self._tenant_id}/oauth2/v2.0/token"
         self._token_fetcher = self._make_fetcher(self._token_url)
-        # Bound once so a (misbehaving) server echoing the secret cannot put it in an error.
-        self._parse_error = functools.partial(_parse_error, secret=self._client_secret)
 
     @classmethod
     def from_env(
@@ -157,7 +153,7 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
             "client_secret": self._client_secret,
             "scope": self._scope,
         }
-        response = self._token_fetcher.post_form(form, self._parse_error, accept="application/json")
+        response = self._token_fetcher.post_form(form, _parse_error, accept="application/json")
         return parse_bearer_token(response, _PROVIDER, self._token_fetcher.host)
 
     def __repr__(self) -> str:
@@ -256,7 +252,7 @@ def _check_authority(authority_host: object) -> str:
 # -- reading error answers --------------------------------------------------------------
 
 
-def _parse_error(response: TokenResponse, *, secret: SecretString | None = None) -> EndpointError:
+def _parse_error(response: TokenResponse) -> EndpointError:
     """The AADSTS code, the first line of the description and the ids Azure support asks for."""
     try:
         data = json.loads(response.body.decode("utf-8"))
@@ -264,26 +260,23 @@ def _parse_error(response: TokenResponse, *, secret: SecretString | None = None)
         return EndpointError(None)
     if not isinstance(data, dict):
         return EndpointError(None)
-    scrub = functools.partial(_scrub, secret=secret)
-    error = scrub(data.get("error"))
+    error = _scrub(data.get("error"))
     codes = data.get("error_codes")
     first = codes[0] if isinstance(codes, list) and codes else None
     code = f"AADSTS{first}" if isinstance(first, int) and not isinstance(first, bool) else error
-    ids = [f"{name}={value}" for name in ("correlation_id", "trace_id") if (value := scrub(data.get(name)))]
+    ids = [f"{name}={value}" for name in ("correlation_id", "trace_id") if (value := _scrub(data.get(name)))]
     return EndpointError(
         error_code=code,
-        description=_first_line(scrub(data.get("error_description")), code),
+        description=_first_line(_scrub(data.get("error_description")), code),
         retryable=True if error == "temporarily_unavailable" else None,
         reference=", ".join(ids) or None,
     )
 
 
-def _scrub(value: object, *, secret: SecretString | None) -> str | None:
-    """A non-empty string field of the body with the client secret masked, else None."""
+def _scrub(value: object) -> str | None:
+    """A non-empty string field of the body, stripped, else None."""
     if not isinstance(value, str) or not value.strip():
         return None
-    if secret is not None and secret.expose_secret() in value:
-        value = value.replace(secret.expose_secret(), _REDACTED)
     return value.strip()
 
 

@@ -6,7 +6,6 @@ STS reports is corrected for clock skew with the answer's `Date` header.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Mapping
@@ -310,8 +309,7 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
             "WebIdentityToken": token,
             "DurationSeconds": str(self._duration),
         }
-        parse_error = functools.partial(parse_sts_error, redact=(token,))
-        response = self._sts.post_form(form, parse_error, accept="text/xml")
+        response = self._sts.post_form(form, parse_sts_error, accept="text/xml")
         return parse_assume_role_response(response, self.provider_name, self._sts.host)
 
     def __repr__(self) -> str:
@@ -418,21 +416,12 @@ def _child_text(element: Element | None, name: str) -> str | None:
     return text or None
 
 
-def _masked(text: str | None, secrets: tuple[SecretString, ...]) -> str | None:
-    """`text` with every occurrence of each secret replaced by its mask."""
-    for secret in secrets:
-        value = secret.expose_secret()
-        if text and value and value in text:
-            text = text.replace(value, str(secret))
-    return text
-
-
-def parse_sts_error(response: TokenResponse, redact: tuple[SecretString, ...] = ()) -> EndpointError:
+def parse_sts_error(response: TokenResponse) -> EndpointError:
     """`Code`, `Message` and `RequestId` of an STS `ErrorResponse`; empty when unreadable.
 
     `IDPCommunicationError` and `Throttling` are retryable; other codes are not, except
-    on 429 and 5xx answers, which are left to the HTTP status. Any `redact` secret is masked
-    in the message and request id (a server echoing the token must not put it in an error).
+    on 429 and 5xx answers, which are left to the HTTP status. (The fetcher masks the token
+    should the server echo it.)
     """
     from ._xml import XmlError, find_local, parse_xml
 
@@ -442,12 +431,10 @@ def parse_sts_error(response: TokenResponse, redact: tuple[SecretString, ...] = 
         return EndpointError(None)
     error = find_local(root, "Error")
     code = _child_text(error, "Code")
-    secrets = [s.expose_secret() for s in redact if s.expose_secret()]
-    echoed = code is not None and any(code in secret or secret in code for secret in secrets)
-    if code is not None and (echoed or not _ERROR_CODE.fullmatch(code)):
-        code = None  # a code that is (part of) the token is no code
-    message = _masked(_child_text(error, "Message"), redact)
-    request_id = _masked(_child_text(root, "RequestId") or response.headers.get("x-amzn-RequestId"), redact)
+    if code is not None and not _ERROR_CODE.fullmatch(code):
+        code = None
+    message = _child_text(error, "Message")
+    request_id = _child_text(root, "RequestId") or response.headers.get("x-amzn-RequestId")
     if code in _RETRYABLE_CODES:
         retryable: bool | None = True
     elif code is not None and not RetryPolicy.is_retryable_status(response.status_code):
@@ -458,6 +445,6 @@ def parse_sts_error(response: TokenResponse, redact: tuple[SecretString, ...] = 
         error_code=code,
         description=message,
         retryable=retryable,
-        reference=f"RequestId {request_id[:100]}" if request_id else None,
+        reference=f"RequestId {request_id}" if request_id else None,
         hint=_HINTS.get(code or ""),
     )

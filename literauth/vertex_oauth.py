@@ -8,7 +8,6 @@ at Google's token endpoint for an hour-long access token. `cryptography` and `py
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import re
@@ -208,19 +207,9 @@ def _hint(error_code: str | None, description: str | None) -> str | None:
     return None
 
 
-def _parse_error(response: TokenResponse, *, assertion: SecretString | None = None) -> EndpointError:
-    """Google's `{"error", "error_description"}` answer, with a hint when one helps.
-
-    The signed `assertion` is masked if the server echoes it: for an hour it is a credential.
-    """
+def _parse_error(response: TokenResponse) -> EndpointError:
+    """Google's `{"error", "error_description"}` answer, with a hint when one helps."""
     info = parse_oauth_error(response)
-    sent = None if assertion is None else assertion.expose_secret()
-    if sent and any(sent in (text or "") for text in (info.error_code, info.description)):
-        info = dataclasses.replace(
-            info,
-            error_code=None if sent in (info.error_code or "") else info.error_code,
-            description=(info.description or "").replace(sent, str(assertion)),
-        )
     hint = _hint(info.error_code, info.description)
     return dataclasses.replace(info, hint=hint) if hint else info
 
@@ -350,5 +339,5 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
     def _fetch(self) -> BearerToken:
         assertion = self._assertion(self._clock())
         form: dict[str, str | SecretString] = {"grant_type": GRANT_TYPE, "assertion": assertion}
-        response = self._http.post_form(form, functools.partial(_parse_error, assertion=assertion))
+        response = self._http.post_form(form, _parse_error)
         return parse_bearer_token(response, self.provider_name, self._http.host)

@@ -49,7 +49,7 @@ from literauth import (
     load_models,
     vertex_oauth,
 )
-from literauth._http import MAX_BODY, EndpointError, TokenResponse
+from literauth._http import MAX_BODY, EndpointError, TokenResponse, mask_secrets
 from literauth._oauth import parse_bearer_token, parse_oauth_error
 from literauth._policy import RetryPolicy
 from literauth._xml import MAX_XML_BYTES
@@ -312,7 +312,7 @@ ERROR_BODY = (
 def test_sts_error_bodies_always_read_as_an_endpoint_error(body: bytes, status: int, request_id: str | None) -> None:
     headers = {} if request_id is None else {"x-amzn-RequestId": request_id}
     token = SecretString("eyJfuzz.web-identity.token")
-    info = outcome(lambda: parse_sts_error(response(body, headers, status=status), redact=(token,)))
+    info = outcome(lambda: mask_secrets(parse_sts_error(response(body, headers, status=status)), [token]))
     assert isinstance(info, EndpointError)
     assert info.error_code is None or info.error_code[:1].isalpha()
     assert token.expose_secret() not in (info.description or "")
@@ -557,13 +557,13 @@ def test_oauth_error_bodies_always_read_as_an_endpoint_error(
     body = raw if raw is not None else _encode_json(data, "utf-8")
     reply = response(body, status=400)
     for parse in (
-        lambda: azure_ad._parse_error(reply, secret=SecretString(ECHOED)),
+        lambda: azure_ad._parse_error(reply),
         lambda: vertex_oauth._parse_error(reply),
         lambda: parse_oauth_error(reply),
     ):
         info = outcome(parse)
         assert isinstance(info, EndpointError)
-    azure = azure_ad._parse_error(reply, secret=SecretString(ECHOED))
+    azure = mask_secrets(azure_ad._parse_error(reply), [SecretString(ECHOED)])
     shown = " ".join(str(part) for part in (azure.error_code, azure.description, azure.reference))
     assert ECHOED not in shown
 

@@ -247,3 +247,13 @@ def test_bad_urls_never_echo_credentials() -> None:
     for bad in ("https://[::1", "https://host:notaport/x"):
         with pytest.raises(ConfigurationError, match="not a valid URL"):
             check_endpoint_url(bad, "endpoint")
+
+
+def test_a_secret_echoed_by_the_server_is_masked_in_every_field(core: ServerCore, fake_sleep: FakeSleep) -> None:
+    body = json.dumps({"error": SECRET, "error_description": f"bad secret {SECRET}\nmore"})
+    _endpoint(core).fail(401, body)
+    with pytest.raises(TokenEndpointError) as info:
+        _post(_fetcher(core, fake_sleep))
+    assert info.value.error_code == "http_401"  # a code holding the secret is no code
+    assert "bad secret **********" in str(info.value)
+    assert_no_secret([str(info.value), str(info.value.description)], [SECRET])

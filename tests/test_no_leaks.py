@@ -46,7 +46,7 @@ from literauth import (
     WebIdentityCredentialProvider,
     load_models,
 )
-from literauth._http import MAX_BODY, TokenResponse
+from literauth._http import MAX_BODY, TokenResponse, mask_secrets
 from literauth.auth import BearerAuth, bearer_token_callable
 from literauth.bedrock_sts import parse_sts_error
 from literauth.client import Client, ClientConfig
@@ -482,10 +482,12 @@ def test_sts_paths_leak_nothing(
     with build() as echoed:
         evidence.expect("echoing server", TokenEndpointError, echoed.resolve)
     monkeypatch.undo()
-    info = parse_sts_error(
-        TokenResponse(400, {"x-amzn-RequestId": web_token}, f"<Error><Code>{web_token[:60]}</Code></Error>".encode(),
-                      0.0, 0.0),
-        redact=(SecretString(web_token),),
+    info = mask_secrets(
+        parse_sts_error(
+            TokenResponse(400, {"x-amzn-RequestId": web_token},
+                          f"<Error><Code>{web_token[:60]}</Code></Error>".encode(), 0.0, 0.0),
+        ),
+        [SecretString(web_token)],
     )
     evidence.objects("parsed echo", info)
     with build(sts_endpoint=f"http://127.0.0.1:{closed_port()}") as unreachable:
