@@ -156,13 +156,8 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
         response = self._token_fetcher.post_form(form, _parse_error, accept="application/json")
         return parse_bearer_token(response, _PROVIDER, self._token_fetcher.host)
 
-    def __repr__(self) -> str:
-        entry = self._entry
-        cached = "none" if entry is None else repr(entry.credential)
-        return (
-            f"{type(self).__name__}(tenant_id={self._tenant_id!r}, client_id={self._client_id!r}, "
-            f"scope={self._scope!r}, cached={cached})"
-        )
+    def _repr_fields(self) -> dict[str, object]:
+        return {"tenant_id": self._tenant_id, "client_id": self._client_id, "scope": self._scope}
 
 
 # -- validation -------------------------------------------------------------------------

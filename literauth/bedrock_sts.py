@@ -312,13 +312,8 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
         response = self._sts.post_form(form, parse_sts_error, accept="text/xml")
         return parse_assume_role_response(response, self.provider_name, self._sts.host)
 
-    def __repr__(self) -> str:
-        entry = self._entry
-        cached = "none" if entry is None else repr(entry.credential)
-        return (
-            f"{type(self).__name__}(role_arn={self._role_arn!r}, region={self._region!r}, "
-            f"session_name={self._session_name!r}, cached={cached})"
-        )
+    def _repr_fields(self) -> dict[str, object]:
+        return {"role_arn": self._role_arn, "region": self._region, "session_name": self._session_name}
 
 
 # -- reading STS answers (pure functions) -------------------------------------------------

@@ -433,10 +433,15 @@ class RefreshingCredentialProvider(CredentialProvider):
         # Locks may have been held by threads that do not exist in the child.
         self._init_locks()
 
+    def _repr_fields(self) -> dict[str, object]:
+        """What identifies this provider in its repr; never a secret."""
+        return {}
+
     def __repr__(self) -> str:
         entry = self._entry
-        expiry = "none" if entry is None else repr(entry.credential)
-        return f"{type(self).__name__}(cached={expiry})"
+        fields = [f"{name}={value!r}" for name, value in self._repr_fields().items()]
+        fields.append(f"cached={'none' if entry is None else repr(entry.credential)}")
+        return f"{type(self).__name__}({', '.join(fields)})"
 
 
 def _describe(exc: BaseException) -> str:

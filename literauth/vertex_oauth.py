@@ -312,13 +312,8 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
         """Where assertions are exchanged for tokens; also the JWT's audience."""
         return self._account.token_uri
 
-    def __repr__(self) -> str:
-        entry = self._entry
-        cached = "none" if entry is None else repr(entry.credential)
-        return (
-            f"{type(self).__name__}(client_email={self.client_email!r}, "
-            f"scopes={' '.join(self._scopes)!r}, cached={cached})"
-        )
+    def _repr_fields(self) -> dict[str, object]:
+        return {"client_email": self.client_email, "scopes": " ".join(self._scopes)}
 
     # -- the token request -------------------------------------------------------------------
 
