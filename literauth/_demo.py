@@ -10,7 +10,6 @@ Every claim it prints is checked, against the providers' stats and the server's 
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 import threading
 import time
@@ -233,27 +232,6 @@ class _Burst:
         except BaseException as exc:  # noqa: BLE001 - reported by run(); the barrier must not hang
             self.errors.append(exc)
             self._barrier.abort()
-
-
-def _environment(server: FakeIdentityServer, directory: str) -> dict[str, str]:
-    """What an application's environment would hold, pointed at the fake, with a fresh RSA key."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from .testing._sts import DEFAULT_ROLE_ARN
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # throwaway, never written elsewhere
-    key_file = server.google.write_key_file(os.path.join(directory, "service-account.json"), private_key=key)
-    token_file = server.sts.write_web_identity_token(os.path.join(directory, "web-identity-token"))
-    env = dict(server.azure.environ())
-    env.update({
-        "AWS_ROLE_ARN": DEFAULT_ROLE_ARN,
-        "AWS_WEB_IDENTITY_TOKEN_FILE": token_file,
-        "AWS_ROLE_SESSION_NAME": "literauth-demo",
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_STS": server.url,
-        "GOOGLE_APPLICATION_CREDENTIALS": os.fspath(key_file),
-    })
-    return env
 
 
 def _providers(
@@ -572,7 +550,7 @@ def run_demo(
             endpoint.lifetime = settings.lifetime
         with tempfile.TemporaryDirectory(prefix="literauth-demo-") as directory:
             report_progress("generating a throwaway RSA key and web identity token")
-            env = _environment(server, directory)
+            env = server.environ(directory)  # a token file and a throwaway service-account key
             report = DemoReport([], server.url, settings)
             report.providers = _Simulation(server, settings, report_progress).run(env)
     finally:

@@ -50,6 +50,8 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
     """
 
     provider_name = _PROVIDER
+    #: What `from_env()` needs when AZURE_AD_TOKEN is not set.
+    REQUIRED_ENV = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 
     def __init__(
         self,
@@ -93,7 +95,7 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
             return StaticTokenProvider(SecretString(token.strip()))
         values = require(
             env,
-            ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"),
+            cls.REQUIRED_ENV,
             provider=_PROVIDER,
             hint="set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
             "or AZURE_AD_TOKEN for a ready-made token",

@@ -117,6 +117,8 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
     """
 
     provider_name = "aws-sts"
+    #: What `from_env()` needs (EKS sets both for IAM Roles for Service Accounts).
+    REQUIRED_ENV = ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
     def __init__(
         self,
@@ -178,7 +180,7 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
         env = environment(environ)
         values = require(
             env,
-            ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+            cls.REQUIRED_ENV,
             provider=cls.provider_name,
             hint="EKS sets them for IAM Roles for Service Accounts",
         )

@@ -53,9 +53,9 @@ SPINNER_FRAMES = "|/-\\"
 
 # The variables each `from_env()` setup needs; for Azure, AZURE_AD_TOKEN alone also works.
 REQUIRED_ENV: Mapping[str, tuple[str, ...]] = {
-    "azure": ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"),
-    "bedrock": ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
-    "vertex": ("GOOGLE_APPLICATION_CREDENTIALS",),
+    "azure": AzureAdCredentialProvider.REQUIRED_ENV,
+    "bedrock": WebIdentityCredentialProvider.REQUIRED_ENV,
+    "vertex": VertexOAuthCredentialProvider.REQUIRED_ENV,
 }
 AZURE_TOKEN_VARIABLE = "AZURE_AD_TOKEN"
 _CLASS_NAMES = {

@@ -224,6 +224,8 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
     """
 
     provider_name = "vertex"
+    #: What `from_env()` needs.
+    REQUIRED_ENV = ("GOOGLE_APPLICATION_CREDENTIALS",)
 
     def __init__(
         self,
@@ -253,7 +255,7 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
         env = environment(environ)
         path = require(
             env,
-            ("GOOGLE_APPLICATION_CREDENTIALS",),
+            cls.REQUIRED_ENV,
             provider=cls.provider_name,
             hint="point it at a service-account key file (JSON)",
         )["GOOGLE_APPLICATION_CREDENTIALS"]
