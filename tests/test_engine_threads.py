@@ -33,24 +33,12 @@ def _refresh_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("literauth-refresh-")]
 
 
-def test_stampede_on_empty_cache_makes_one_request() -> None:
-    provider = ScriptedProvider(delay=lambda: time.sleep(0.05))
-    barrier = threading.Barrier(THREADS)
-    results: list[str] = []
-
-    def call() -> None:
-        barrier.wait()
-        results.append(token_of(provider.resolve()))
-
-    _join(_run_all(call, THREADS))
-    assert provider.calls == 1
-    assert results == ["token-1"] * THREADS
-
-
-def test_stampede_on_expired_cache_makes_one_request(clock: FakeClock) -> None:
+@pytest.mark.parametrize("expired", [False, True], ids=["empty-cache", "expired-cache"])
+def test_stampede_makes_one_request(clock: FakeClock, expired: bool) -> None:
     provider = ScriptedProvider(clock=clock, delay=lambda: time.sleep(0.05))
-    provider.resolve()
-    clock.advance(3600)
+    if expired:
+        provider.resolve()
+        clock.advance(3600)
     barrier = threading.Barrier(THREADS)
     results: list[str] = []
 
@@ -59,8 +47,9 @@ def test_stampede_on_expired_cache_makes_one_request(clock: FakeClock) -> None:
         results.append(token_of(provider.resolve()))
 
     _join(_run_all(call, THREADS))
-    assert provider.calls == 2
-    assert results == ["token-2"] * THREADS
+    expected = 2 if expired else 1
+    assert provider.calls == expected
+    assert results == [f"token-{expected}"] * THREADS
 
 
 @pytest.mark.parametrize("background", [True, False])
