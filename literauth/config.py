@@ -32,7 +32,7 @@ from ._http import check_endpoint_url, is_loopback_host
 from .azure_ad import AzureAdCredentialProvider
 from .bedrock_sts import WebIdentityCredentialProvider
 from .credentials import Credential
-from .errors import ConfigurationError
+from .errors import ConfigProblem, ConfigurationError, ModelConfigError
 from .provider import (
     CredentialProvider,
     RefreshingCredentialProvider,
@@ -172,40 +172,6 @@ class ModelTable(Mapping[str, ModelEntry]):
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("ModelTable holds credential providers, which hold secrets, and cannot be pickled")
-
-
-@dataclasses.dataclass(frozen=True)
-class ConfigProblem:
-    """One problem found in a configuration; `index` is the entry's position in `[[models]]`."""
-
-    source: str
-    message: str
-    index: int | None = None
-    name: str | None = None
-    field: str | None = None
-
-    def __str__(self) -> str:
-        where = [self.source]
-        if self.index is not None:
-            where.append(f"models[{self.index}]" + ("" if self.name is None else f" {_shown(self.name)}"))
-        if self.field is not None:
-            where.append(f"field {self.field!r}")
-        return ": ".join([*where, self.message])
-
-
-class ModelConfigError(ConfigurationError):
-    """Raised by `load_models()` with every problem in the file at once (`problems`)."""
-
-    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        lines = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(f"{source}: {count} in the model configuration:\n{lines}")
-        self.source = source
-        self.problems = tuple(problems)
-
-    def __reduce__(self) -> tuple[type[ModelConfigError], tuple[str, list[ConfigProblem]]]:
-        # copy and pickle rebuild from the constructor's arguments, not from the message
-        return type(self), (self.source, list(self.problems))
 
 
 # -- loading -------------------------------------------------------------------------------
