@@ -168,10 +168,10 @@ class _Literauth(Library):
 
 class LiterauthAzure(_Literauth):
     key, label, kind, credential = "literauth-azure", "literauth", "azure", "Azure AD"
-    modules = ("literauth.azure_ad",)
+    modules = ("literauth.azure.client_secret",)
 
     def _make(self, options: dict[str, Any]) -> Any:
-        from literauth.azure_ad import AzureAdCredentialProvider
+        from literauth.azure import AzureAdCredentialProvider
 
         azure = self.info.azure
         return AzureAdCredentialProvider(
@@ -182,10 +182,10 @@ class LiterauthAzure(_Literauth):
 
 class LiterauthSts(_Literauth):
     key, label, kind, credential = "literauth-sts", "literauth", "sts", "AWS STS"
-    modules = ("literauth.bedrock_sts",)
+    modules = ("literauth.aws.web_identity",)
 
     def _make(self, options: dict[str, Any]) -> Any:
-        from literauth.bedrock_sts import WebIdentityCredentialProvider
+        from literauth.aws import WebIdentityCredentialProvider
 
         sts = self.info.sts
         return WebIdentityCredentialProvider(
@@ -199,10 +199,10 @@ class LiterauthSts(_Literauth):
 
 class LiterauthVertex(_Literauth):
     key, label, kind, credential = "literauth-vertex", "literauth", "google", "Google"
-    modules = ("literauth.vertex_oauth",)
+    modules = ("literauth.google.service_account",)
 
     def _make(self, options: dict[str, Any]) -> Any:
-        from literauth.vertex_oauth import VertexOAuthCredentialProvider
+        from literauth.google import VertexOAuthCredentialProvider
 
         google = self.info.google
         return VertexOAuthCredentialProvider.from_key_file(google["key_file"], scopes=google["scope"], **options)

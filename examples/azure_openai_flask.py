@@ -30,7 +30,7 @@ from typing import Any
 import requests
 from flask import Flask, abort, jsonify, request
 
-from literauth.azure_ad import AzureAdCredentialProvider
+from literauth.azure import AzureAdCredentialProvider
 from literauth.credentials import BearerToken
 from literauth.provider import CredentialProvider
 

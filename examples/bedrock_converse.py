@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from literauth.bedrock_sts import WebIdentityCredentialProvider
+from literauth.aws import WebIdentityCredentialProvider
 from literauth.client import Client, ClientConfig
 from literauth.credentials import UTC, AwsCredentials
 from literauth.provider import SupportsResolve

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 import requests
 
-from literauth.bedrock_sts import WebIdentityCredentialProvider
+from literauth.aws import WebIdentityCredentialProvider
 from literauth.errors import LiterAuthError
 from literauth.sigv4 import SigV4Auth
 

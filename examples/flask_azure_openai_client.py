@@ -30,7 +30,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from literauth.azure_ad import AzureAdCredentialProvider
+from literauth.azure import AzureAdCredentialProvider
 from literauth.client import Client, ClientConfig
 from literauth.provider import SupportsResolve
 

@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from literauth.auth import bearer_token_callable
-from literauth.azure_ad import AzureAdCredentialProvider
+from literauth.azure import AzureAdCredentialProvider
+from literauth.integrations.requests import bearer_token_callable
 
 API_VERSION = "2024-10-21"  # a generally available Azure OpenAI data-plane API version
 INSTALL_HINT = "this example needs the openai package: pip install openai"

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import requests
 
 from literauth.credentials import BearerToken
-from literauth.vertex_oauth import VertexOAuthCredentialProvider
+from literauth.google import VertexOAuthCredentialProvider
 
 DEFAULT_MODEL = "gemini-2.0-flash"
 

@@ -6,18 +6,23 @@
     session.auth = literauth.BearerAuth(provider)
 """
 
-import importlib
-import logging
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import logging as _logging
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._policy import RefreshPolicy, RetryPolicy
+from ._registry import SPECS as _SPECS
 from ._version import __version__
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import (
     ConfigurationError,
     CredentialError,
+    CredentialSourceError,
     LiterAuthError,
     MalformedResponseError,
+    ModelConfigError,
+    SourceNotConfigured,
     TokenEndpointError,
     TransportError,
 )
@@ -30,59 +35,61 @@ from .provider import (
 )
 from .secret import SecretString
 
-if TYPE_CHECKING:
-    from .auth import BearerAuth, bearer_token_callable
-    from .azure_ad import AzureAdCredentialProvider
-    from .bedrock_sts import WebIdentityCredentialProvider
+if _TYPE_CHECKING:
+    from .aws import WebIdentityCredentialProvider
+    from .azure import AzureAdCredentialProvider
+    from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
-    from .config import ModelConfigError, ModelEntry, ModelTable, load_models
-    from .sigv4 import SigV4Auth
-    from .vertex_oauth import VertexOAuthCredentialProvider
+    from .config import ModelEntry, ModelTable, load_models
+    from .google import VertexOAuthCredentialProvider
+    from .integrations.requests import BearerAuth, SigV4Auth, bearer_token_callable
 
-# Names that need `requests` (or a TOML parser) at import are loaded on first use, so
-# importing a provider stays cheap; `requests` itself is imported at the first token fetch.
+# Names loaded on first use, so `import literauth` stays cheap: providers come from the
+# registry (importing one need not load the others); `requests` is imported at the first fetch.
 _LAZY = {
-    "AzureAdCredentialProvider": "azure_ad",  # importing one provider need not load the other two
-    "WebIdentityCredentialProvider": "bedrock_sts",
-    "VertexOAuthCredentialProvider": "vertex_oauth",
-    "BearerAuth": "auth",
-    "bearer_token_callable": "auth",
-    "Client": "client",
-    "ClientConfig": "client",
-    "DefaultClient": "client",
-    "ModelConfigError": "config",
-    "ModelEntry": "config",
-    "ModelTable": "config",
-    "load_models": "config",
-    "SigV4Auth": "sigv4",
+    **{spec.class_name: spec.module for spec in _SPECS},
+    "BearerAuth": "literauth.integrations.requests",
+    "SigV4Auth": "literauth.integrations.requests",
+    "bearer_token_callable": "literauth.integrations.requests",
+    "ChainProvider": "literauth.chain",
+    "Client": "literauth.client",
+    "ClientConfig": "literauth.client",
+    "DefaultClient": "literauth.client",
+    "ModelEntry": "literauth.config",
+    "ModelTable": "literauth.config",
+    "load_models": "literauth.config",
 }
 
-logging.getLogger("literauth").addHandler(logging.NullHandler())
+_logging.getLogger("literauth").addHandler(_logging.NullHandler())
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'literauth' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    # The contract is __all__; submodules and helpers stay reachable but out of the listing.
+    return sorted(set(__all__) | {name for name in globals() if name.startswith("_")})
+
 
 __all__ = [
     "AwsCredentials",
     "AzureAdCredentialProvider",
     "BearerAuth",
     "BearerToken",
+    "ChainProvider",
     "Client",
     "ClientConfig",
     "ConfigurationError",
     "Credential",
     "CredentialError",
     "CredentialProvider",
+    "CredentialSourceError",
     "DefaultClient",
     "LiterAuthError",
     "MalformedResponseError",
@@ -95,6 +102,7 @@ __all__ = [
     "RetryPolicy",
     "SecretString",
     "SigV4Auth",
+    "SourceNotConfigured",
     "StaticTokenProvider",
     "SupportsResolve",
     "TokenEndpointError",

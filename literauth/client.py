@@ -20,11 +20,10 @@ import requests
 import requests.adapters
 
 from ._http import Timeout, check_endpoint_url
-from .auth import BearerAuth, ProviderAuth, check_provider
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import ConfigurationError
+from .integrations.requests import BearerAuth, ProviderAuth, SigV4Auth, check_provider
 from .provider import SupportsResolve
-from .sigv4 import SigV4Auth
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self

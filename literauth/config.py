@@ -29,17 +29,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, Union
 from urllib.parse import urlsplit
 
 from ._http import check_endpoint_url, is_loopback_host
-from .azure_ad import AzureAdCredentialProvider
-from .bedrock_sts import WebIdentityCredentialProvider
+from .aws.web_identity import WebIdentityCredentialProvider
+from .azure.client_secret import AzureAdCredentialProvider
 from .credentials import Credential
 from .errors import ConfigProblem, ConfigurationError, ModelConfigError
+from .google.service_account import VertexOAuthCredentialProvider
 from .provider import (
     CredentialProvider,
     RefreshingCredentialProvider,
     StaticTokenProvider,
 )
 from .secret import SecretString
-from .vertex_oauth import VertexOAuthCredentialProvider
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomllib is new in 3.11
     import tomllib

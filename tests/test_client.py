@@ -21,7 +21,6 @@ from literauth import (
     SecretString,
     StaticTokenProvider,
 )
-from literauth.auth import BearerAuth
 from literauth.client import (
     Client,
     ClientConfig,
@@ -29,6 +28,7 @@ from literauth.client import (
     infer_aws_region_and_service,
 )
 from literauth.credentials import UTC
+from literauth.integrations.requests import BearerAuth
 from literauth.provider import RefreshingCredentialProvider
 from literauth.sigv4 import SigV4Auth
 

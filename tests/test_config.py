@@ -22,8 +22,8 @@ from literauth import (
     ConfigurationError,
     StaticTokenProvider,
 )
-from literauth.azure_ad import AzureAdCredentialProvider
-from literauth.bedrock_sts import WebIdentityCredentialProvider
+from literauth.aws import WebIdentityCredentialProvider
+from literauth.azure import AzureAdCredentialProvider
 from literauth.config import (
     TEXT_SOURCE,
     ConfigProblem,
@@ -33,9 +33,9 @@ from literauth.config import (
     _interpolate,
     load_models,
 )
+from literauth.google import VertexOAuthCredentialProvider
 from literauth.provider import RefreshingCredentialProvider
 from literauth.testing import FakeIdentityServer
-from literauth.vertex_oauth import VertexOAuthCredentialProvider
 
 from .conftest import START, FakeClock, FakeSleep, assert_no_secret
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from literauth import AwsCredentials, BearerToken
-from literauth.azure_ad import AzureAdCredentialProvider
-from literauth.bedrock_sts import WebIdentityCredentialProvider
+from literauth.aws import WebIdentityCredentialProvider
+from literauth.azure import AzureAdCredentialProvider
 from literauth.testing import FakeIdentityServer
 
 

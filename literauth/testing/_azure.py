@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from ..azure_ad import AzureAdCredentialProvider
+from ..azure.client_secret import AzureAdCredentialProvider
 from ..credentials import UTC
 from ..secret import SecretString
 from ._server import Endpoint, RecordedRequest, Reply, ServerCore

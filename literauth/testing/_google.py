@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         RSAPublicKey,
     )
 
-    from ..vertex_oauth import VertexOAuthCredentialProvider
+    from ..google.service_account import VertexOAuthCredentialProvider
 
 __all__ = ["GoogleOAuthEndpoint", "VerifiedAssertion"]
 
@@ -212,7 +212,7 @@ class GoogleOAuthEndpoint(Endpoint):
 
     def make_provider(self, **options: Any) -> VertexOAuthCredentialProvider:
         """A `VertexOAuthCredentialProvider` for a newly registered account pointed here."""
-        from ..vertex_oauth import VertexOAuthCredentialProvider
+        from ..google.service_account import VertexOAuthCredentialProvider
 
         info = self.register_service_account()
         return VertexOAuthCredentialProvider.from_service_account_json(info, **options)

@@ -25,12 +25,14 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..bedrock_sts import STS_NAMESPACE, WebIdentityCredentialProvider
+from ..aws.web_identity import WebIdentityCredentialProvider
 from ..credentials import UTC
 from ..secret import SecretString
 from ._server import Endpoint, RecordedRequest, Reply, ServerCore
 
 __all__ = ["IssuedCredentials", "StsEndpoint"]
+
+STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"  # declared here too: the fake is an independent oracle
 
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/literauth-test"
 DEFAULT_AUDIENCE = "sts.amazonaws.com"  # the audience EKS puts in IRSA tokens

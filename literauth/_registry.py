@@ -1,0 +1,113 @@
+"""The provider registry: one `ProviderSpec` per provider, the one list everything else reads.
+
+`literauth/__init__.py`'s lazy names, `[[models]]` prefixes, the CLI's `token` kinds and
+`check`, the demo, `FakeIdentityServer`, the pytest plugin and the test campaigns all iterate
+over `SPECS`, so adding a provider is its module, its fake and one entry here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .provider import CredentialProvider
+
+__all__ = ["SPECS", "ProviderSpec", "by_command", "by_name", "by_prefix"]
+
+CredentialKind = Literal["bearer", "aws"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderSpec:
+    """What the rest of literauth needs to know about one provider, without importing it."""
+
+    name: str  #: ``cloud.mechanism``: the name in logs, errors, thread names and stats
+    cloud: str  #: ``azure``, ``aws``, ``google`` or ``any``
+    class_name: str  #: the public class, re-exported from `literauth` and its cloud package
+    module: str  #: the module defining it
+    credential: CredentialKind  #: what `resolve()` returns: a bearer token or AWS keys
+    required_env: tuple[str, ...]  #: what `from_env()` needs
+    optional_env: tuple[str, ...] = ()  #: what `from_env()` reads when set
+    command: str | None = None  #: the `literauth token KIND` name
+    config_prefixes: tuple[str, ...] = ()  #: `provider_model` prefixes of `[[models]]` using it
+    fake: str | None = None  #: ``module:Class`` of its `FakeIdentityServer` endpoint
+    extra: str | None = None  #: the pip extra its dependencies come with
+    scoped: bool = False  #: whether it has `with_scope()`
+
+    def load(self) -> type[CredentialProvider]:
+        """The provider class (imports its module)."""
+        cls: type[CredentialProvider] = getattr(importlib.import_module(self.module), self.class_name)
+        return cls
+
+    def from_env(self, environ: Mapping[str, str] | None = None, **options: Any) -> CredentialProvider:
+        """The provider built from environment variables, as its `from_env()` does."""
+        provider: CredentialProvider = self.load().from_env(environ, **options)  # type: ignore[attr-defined]
+        return provider
+
+
+SPECS: tuple[ProviderSpec, ...] = (
+    ProviderSpec(
+        name="azure.client_secret",
+        cloud="azure",
+        class_name="AzureAdCredentialProvider",
+        module="literauth.azure.client_secret",
+        credential="bearer",
+        required_env=("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"),
+        optional_env=("AZURE_AD_TOKEN", "AZURE_AD_SCOPE", "AZURE_AUTHORITY_HOST"),
+        command="azure",
+        config_prefixes=("azure",),
+        fake="literauth.testing._azure:AzureAdEndpoint",
+        extra="azure-auth",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="aws.web_identity",
+        cloud="aws",
+        class_name="WebIdentityCredentialProvider",
+        module="literauth.aws.web_identity",
+        credential="aws",
+        required_env=("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+        optional_env=("AWS_ROLE_SESSION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS"),
+        command="bedrock",
+        config_prefixes=("bedrock",),
+        fake="literauth.testing._sts:StsEndpoint",
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="google.service_account",
+        cloud="google",
+        class_name="VertexOAuthCredentialProvider",
+        module="literauth.google.service_account",
+        credential="bearer",
+        required_env=("GOOGLE_APPLICATION_CREDENTIALS",),
+        optional_env=("VERTEX_AI_SCOPE",),
+        command="vertex",
+        config_prefixes=("vertex", "vertex_ai"),
+        fake="literauth.testing._google:GoogleOAuthEndpoint",
+        extra="vertex-auth",
+        scoped=True,
+    ),
+)
+
+
+def by_name(name: str) -> ProviderSpec:
+    """The spec called `name` (``azure.client_secret``); `ConfigurationError` naming the known ones."""
+    for spec in SPECS:
+        if spec.name == name:
+            return spec
+    raise ConfigurationError(f"no provider {name!r}; known: {', '.join(s.name for s in SPECS)}")
+
+
+def by_command(command: str) -> ProviderSpec | None:
+    """The spec `literauth token COMMAND` uses, or None."""
+    return next((spec for spec in SPECS if spec.command == command), None)
+
+
+def by_prefix(prefix: str) -> ProviderSpec | None:
+    """The spec a `[[models]]` `provider_model` prefix selects, or None."""
+    return next((spec for spec in SPECS if prefix in spec.config_prefixes), None)

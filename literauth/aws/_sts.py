@@ -1,0 +1,282 @@
+"""AWS STS, shared by every STS-backed provider: partitions and endpoints, name checks, and
+reading `Credentials` answers and `ErrorResponse` documents for any action.
+
+The XML is parsed with `literauth._xml` (no DTDs or entities, bounded size and depth).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from .._http import EndpointError, TokenResponse
+from .._policy import RetryPolicy
+from ..credentials import UTC, AwsCredentials
+from ..errors import ConfigurationError, MalformedResponseError
+from ..secret import SecretString
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+__all__ = [
+    "STS_API_VERSION",
+    "STS_NAMESPACE",
+    "check_duration",
+    "check_region",
+    "check_role_arn",
+    "check_session_name",
+    "parse_credentials_response",
+    "parse_sts_error",
+    "sts_endpoint_for",
+]
+
+STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+STS_API_VERSION = "2011-06-15"
+MIN_DURATION, MAX_DURATION = 900, 43200  # the range STS accepts for DurationSeconds
+MAX_ARN_LENGTH = 2048  # STS's limit for RoleArn
+
+_ROLE_ARN = re.compile(
+    r"arn:(?P<partition>aws(?:-[a-z]+)*):iam::(?P<account>\d{12}):role/(?:[!-~]*/)?[\w+=,.@-]{1,64}",
+    re.ASCII,
+)
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+_REGION = re.compile(r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
+_ERROR_CODE = re.compile(r"[A-Za-z][\w.]{0,99}", re.ASCII)
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+# Region prefix -> partition, most specific first; partition -> DNS suffix of its endpoints.
+_REGION_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-iso-", "aws-iso"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("eusc-", "aws-eusc"),
+)
+_DNS_SUFFIXES = {
+    "aws": "amazonaws.com",
+    "aws-cn": "amazonaws.com.cn",
+    "aws-us-gov": "amazonaws.com",
+    "aws-iso": "c2s.ic.gov",
+    "aws-iso-b": "sc2s.sgov.gov",
+    "aws-iso-f": "csp.hci.ic.gov",
+    "aws-iso-e": "cloud.adc-e.uk",
+    "aws-eusc": "amazonaws.eu",
+}
+
+_RETRYABLE_CODES = frozenset({"IDPCommunicationError", "Throttling"})  # transient on STS's side
+_HINTS = {
+    "InvalidIdentityToken": "Check that the IAM OIDC provider and the role's trust policy match the token "
+    "(issuer, audience sts.amazonaws.com, subject)",
+    "ExpiredTokenException": "The web identity token has expired; the token file is re-read on the next "
+    "attempt, so check that it is being rotated",
+    "AccessDenied": "Check that the role's trust policy allows sts:{action} for this identity",
+    "IDPRejectedClaim": "The identity provider rejected the token's claims",
+    "RegionDisabledException": "STS is not activated in this region for the account; activate it in IAM "
+    "or choose another region",
+}
+
+
+def _partition_of_region(region: str) -> str:
+    for prefix, partition in _REGION_PARTITIONS:
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+def sts_endpoint_for(region: str) -> str:
+    """The regional STS endpoint URL, with the DNS suffix of the region's partition."""
+    return f"https://sts.{region}.{_DNS_SUFFIXES[_partition_of_region(region)]}"
+
+
+def _q(name: str) -> str:
+    return f"{{{STS_NAMESPACE}}}{name}"
+
+
+def check_role_arn(provider: str, role_arn: object) -> str:
+    """The role ARN's partition; `ConfigurationError` unless it is an IAM role ARN."""
+    match = _ROLE_ARN.fullmatch(role_arn) if isinstance(role_arn, str) else None
+    if match is None or len(str(role_arn)) > MAX_ARN_LENGTH:
+        raise ConfigurationError(
+            f"{provider}: role_arn must look like arn:aws:iam::123456789012:role/name, got {role_arn!r}"
+        )
+    partition = match.group("partition")
+    if partition not in _DNS_SUFFIXES:
+        raise ConfigurationError(f"{provider}: role_arn names an unknown partition {partition!r}")
+    return partition
+
+
+def check_session_name(provider: str, session_name: object) -> str:
+    """A RoleSessionName STS accepts: 2-64 characters of letters, digits and +=,.@_-."""
+    if not isinstance(session_name, str) or not _SESSION_NAME.fullmatch(session_name):
+        raise ConfigurationError(
+            f"{provider}: session_name must be 2-64 characters of letters, digits and +=,.@_-, "
+            f"got {session_name!r}"
+        )
+    return session_name
+
+
+def check_region(provider: str, region: object) -> str:
+    """An AWS region name such as ``us-east-1`` or ``us-gov-west-1``."""
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise ConfigurationError(f"{provider}: region must look like 'us-east-1', got {region!r}")
+    return region
+
+
+def check_duration(provider: str, duration_seconds: object) -> int:
+    """A DurationSeconds STS accepts (900-43200)."""
+    if (
+        isinstance(duration_seconds, bool)
+        or not isinstance(duration_seconds, int)
+        or not MIN_DURATION <= duration_seconds <= MAX_DURATION
+    ):
+        raise ConfigurationError(
+            f"{provider}: duration_seconds must be a whole number from {MIN_DURATION} to {MAX_DURATION}, "
+            f"got {duration_seconds!r}"
+        )
+    return duration_seconds
+
+
+def check_partition(provider: str, partition: str, region: str) -> None:
+    """Refuse a region outside the role's partition: its STS endpoint would not know the role."""
+    region_partition = _partition_of_region(region)
+    if region_partition != partition:
+        raise ConfigurationError(
+            f"{provider}: the role is in partition {partition} but region {region} is in "
+            f"{region_partition}; choose a region of the role's partition or pass sts_endpoint"
+        )
+
+
+# -- reading STS answers (pure functions) -----------------------------------------------------
+
+
+def _malformed(provider: str, host: str, what: str) -> MalformedResponseError:
+    return MalformedResponseError(f"{provider}: STS endpoint {host} {what}", provider=provider, host=host)
+
+
+def _parse_timestamp(value: str) -> datetime | None:
+    """An ISO-8601 timestamp with an explicit zone (``Z`` or an offset), fraction optional."""
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    sign = -1 if zone[0] == "-" else 1
+    try:  # an offset of a day or more, an impossible date, or a shift past year 1 or 9999
+        tz = UTC if zone == "Z" else timezone(
+            sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        )
+        stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
+        return stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _field(credentials: Element, name: str) -> str | None:
+    element = credentials.find(_q(name))
+    text = None if element is None else (element.text or "").strip()
+    return text or None
+
+
+def parse_credentials_response(
+    response: TokenResponse, action: str, provider: str, host: str
+) -> AwsCredentials:
+    """`AwsCredentials` from the answer to STS `action` (its `<action>Result/Credentials`), skew-corrected by `Date`.
+
+    With a `Date` header the expiry is the local send time plus (Expiration - Date), so a
+    local clock that is off by minutes still refreshes on time.
+    """
+    from .._xml import (  # XML is loaded on first use
+        UnsafeXmlError,
+        XmlError,
+        local_name,
+        parse_xml,
+    )
+
+    try:
+        root = parse_xml(response.body)
+    except UnsafeXmlError:
+        raise _malformed(provider, host, "answered with XML declaring a DTD or entities (refused)") from None
+    except XmlError as exc:
+        raise _malformed(provider, host, f"answered HTTP {response.status_code}, but {exc}") from None
+    if root.tag != _q(f"{action}Response"):
+        raise _malformed(
+            provider, host,
+            f"answered with <{local_name(root.tag)[:60]}>, not {action}Response "
+            f"in the STS namespace {STS_NAMESPACE}",
+        )
+    credentials = root.find(f"{_q(f'{action}Result')}/{_q('Credentials')}")
+    if credentials is None:
+        raise _malformed(provider, host, f"answered without {action}Result/Credentials")
+    names = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+    fields = {name: _field(credentials, name) for name in names}
+    missing = [name for name, value in fields.items() if value is None]
+    if missing:
+        raise _malformed(provider, host, f"answered without Credentials/{', '.join(missing)}")
+    expiration_text = fields["Expiration"] or ""
+    expiration = _parse_timestamp(expiration_text)
+    if expiration is None:
+        raise _malformed(provider, host, f"answered with an unreadable Expiration {expiration_text[:40]!r}")
+    server_date = response.server_date
+    if server_date is None:
+        expires_at = expiration
+    else:
+        lifetime = expiration.timestamp() - server_date
+        try:
+            expires_at = datetime.fromtimestamp(response.sent_at + lifetime, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _malformed(provider, host, "answered with an out-of-range Expiration") from None
+    return AwsCredentials(
+        SecretString(fields["AccessKeyId"] or ""),
+        SecretString(fields["SecretAccessKey"] or ""),
+        SecretString(fields["SessionToken"] or ""),
+        expires_at,
+    )
+
+
+def _child_text(element: Element | None, name: str) -> str | None:
+    from .._xml import find_local
+
+    if element is None:
+        return None
+    found = find_local(element, name)
+    text = None if found is None else (found.text or "").strip()
+    return text or None
+
+
+def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIdentity") -> EndpointError:
+    """`Code`, `Message` and `RequestId` of an STS `ErrorResponse`; empty when unreadable.
+
+    `IDPCommunicationError` and `Throttling` are retryable; other codes are not, except
+    on 429 and 5xx answers, which are left to the HTTP status. (The fetcher masks the token
+    should the server echo it.)
+    """
+    from .._xml import XmlError, find_local, parse_xml
+
+    try:
+        root = parse_xml(response.body)
+    except XmlError:
+        return EndpointError(None)
+    error = find_local(root, "Error")
+    code = _child_text(error, "Code")
+    if code is not None and not _ERROR_CODE.fullmatch(code):
+        code = None
+    message = _child_text(error, "Message")
+    request_id = _child_text(root, "RequestId") or response.headers.get("x-amzn-RequestId")
+    if code in _RETRYABLE_CODES:
+        retryable: bool | None = True
+    elif code is not None and not RetryPolicy.is_retryable_status(response.status_code):
+        retryable = False
+    else:
+        retryable = None
+    return EndpointError(
+        error_code=code,
+        description=message,
+        retryable=retryable,
+        reference=f"RequestId {request_id}" if request_id else None,
+        hint=_HINTS[code].format(action=action) if code in _HINTS else None,
+    )

@@ -1,0 +1,8 @@
+"""Azure: Microsoft Entra ID (Azure AD) credentials for Azure OpenAI and other Azure APIs.
+
+One module per mechanism; `client_secret` is the app-registration secret (client-credentials grant).
+"""
+
+from .client_secret import AzureAdCredentialProvider
+
+__all__ = ["AzureAdCredentialProvider"]

@@ -1,0 +1,171 @@
+"""Azure AD (Microsoft Entra ID) client secret: bearer tokens for Azure OpenAI.
+
+Exchanges an app registration's client secret for an access token at the Microsoft identity
+platform v2.0 token endpoint (the client-credentials grant); the engine caches it and
+refreshes it ahead of expiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+from .._env import environment, optional, require
+from .._oauth import parse_bearer_token
+from ..credentials import BearerToken
+from ..errors import ConfigurationError
+from ..provider import RefreshingCredentialProvider, StaticTokenProvider
+from ..secret import SecretString
+from ._common import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_SCOPE,
+    check_authority,
+    check_client_id,
+    check_scope,
+    check_tenant,
+    parse_error,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..provider import ProviderOptions
+
+__all__ = ["AzureAdCredentialProvider"]
+
+_PROVIDER = "azure.client_secret"
+
+
+class AzureAdCredentialProvider(RefreshingCredentialProvider):
+    """Bearer tokens from the Microsoft identity platform v2.0 client-credentials grant.
+
+    `client_secret` may be a `str`; it is wrapped in a `SecretString` at once. `scope` is
+    one resource with the `/.default` suffix, as the client-credentials grant requires.
+    `authority_host` selects the cloud (`https://login.microsoftonline.us` for US
+    Government, `https://login.chinacloudapi.cn` for China). See `ProviderOptions` for the
+    caching and HTTP options.
+    """
+
+    provider_name = _PROVIDER
+    credential_type: ClassVar[type[BearerToken]] = BearerToken
+    #: What `from_env()` needs when AZURE_AD_TOKEN is not set.
+    REQUIRED_ENV = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+
+    def __init__(
+        self,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretString | str,
+        *,
+        scope: str = DEFAULT_SCOPE,
+        authority_host: str = DEFAULT_AUTHORITY_HOST,
+        **options: Unpack[ProviderOptions],
+    ) -> None:
+        super().__init__(**options)
+        self._tenant_id = check_tenant(_PROVIDER, tenant_id)
+        self._client_id = check_client_id(_PROVIDER, client_id)
+        self._client_secret = _check_secret(_PROVIDER, client_secret)
+        self._scope = check_scope(_PROVIDER, scope)
+        self._authority_host = check_authority(_PROVIDER, authority_host)
+        self._token_url = f"{self._authority_host}/{self._tenant_id}/oauth2/v2.0/token"
+        self._fetcher = self._make_fetcher(self._token_url)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **options: Unpack[ProviderOptions]
+    ) -> AzureAdCredentialProvider | StaticTokenProvider:
+        """A provider configured from environment variables (`os.environ` when `environ` is None).
+
+        `AZURE_AD_TOKEN`, when set, wins: a `StaticTokenProvider` for it is returned and no
+        other variable is read. Otherwise `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
+        `AZURE_CLIENT_SECRET` are required; `AZURE_AD_SCOPE` and `AZURE_AUTHORITY_HOST`
+        override the defaults when set and not empty. Values are stripped of surrounding
+        whitespace (a stray newline or CR from a .env file is never meant).
+        """
+        env = environment(environ)
+        token = env.get("AZURE_AD_TOKEN")
+        if token is not None:
+            if not token.strip():
+                raise ConfigurationError(
+                    "AZURE_AD_TOKEN is set but empty; unset it to use AZURE_TENANT_ID, "
+                    "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET instead"
+                )
+            return StaticTokenProvider(SecretString(token.strip()))
+        values = require(
+            env,
+            cls.REQUIRED_ENV,
+            provider=_PROVIDER,
+            hint="set all of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
+            "or AZURE_AD_TOKEN for a ready-made token",
+        )
+        scope = optional(env, "AZURE_AD_SCOPE") or DEFAULT_SCOPE
+        authority = optional(env, "AZURE_AUTHORITY_HOST") or DEFAULT_AUTHORITY_HOST
+        return cls(
+            values["AZURE_TENANT_ID"],
+            values["AZURE_CLIENT_ID"],
+            SecretString(values["AZURE_CLIENT_SECRET"]),
+            scope=scope,
+            authority_host=authority,
+            **options,
+        )
+
+    def with_scope(self, scope: str) -> AzureAdCredentialProvider:
+        """The same identity for another scope: a new provider with its own, empty cache."""
+        return type(self)(
+            self._tenant_id,
+            self._client_id,
+            self._client_secret,
+            scope=scope,
+            authority_host=self._authority_host,
+            **self._options,
+        )
+
+    @property
+    def tenant_id(self) -> str:
+        """The directory (tenant) GUID or domain tokens are requested from."""
+        return self._tenant_id
+
+    @property
+    def client_id(self) -> str:
+        """The application (client) ID of the app registration."""
+        return self._client_id
+
+    @property
+    def scope(self) -> str:
+        """The scope tokens are requested for."""
+        return self._scope
+
+    @property
+    def authority_host(self) -> str:
+        """The identity platform's base URL, without a trailing slash."""
+        return self._authority_host
+
+    @property
+    def token_url(self) -> str:
+        """The v2.0 token endpoint requests are posted to."""
+        return self._token_url
+
+    def _fetch(self) -> BearerToken:
+        """Post the client-credentials grant and read the bearer token from the answer."""
+        form: dict[str, str | SecretString] = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "scope": self._scope,
+        }
+        response = self._fetcher.post_form(form, parse_error, accept="application/json")
+        return parse_bearer_token(response, _PROVIDER, self._fetcher.host)
+
+    def _repr_fields(self) -> dict[str, object]:
+        return {"tenant_id": self._tenant_id, "client_id": self._client_id, "scope": self._scope}
+
+
+def _check_secret(provider: str, client_secret: object) -> SecretString:
+    if not isinstance(client_secret, (str, SecretString)):
+        raise ConfigurationError(
+            f"{provider}: client_secret must be a str or SecretString, not {type(client_secret).__name__}"
+        )
+    secret = SecretString(client_secret)
+    if not secret.expose_secret().strip():
+        raise ConfigurationError(f"{provider}: client_secret is empty")
+    return secret

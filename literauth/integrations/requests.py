@@ -1,0 +1,315 @@
+"""Putting credentials on `requests` calls: `BearerAuth`, `SigV4Auth`, `bearer_token_callable`,
+and the retry-once-on-rejection logic every provider-fed auth shares.
+
+A credential is resolved from the provider for every request, so refresh is transparent.
+When the API says the credential is no longer good, the provider's cache is dropped and the
+request is sent once more with a fresh credential; a second rejection goes to the caller.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.auth
+from requests.cookies import extract_cookies_to_jar
+from requests.exceptions import UnrewindableBodyError
+from requests.utils import rewind_body
+
+from ..aws._sigv4 import check_name, sign, strict_url
+from ..credentials import AwsCredentials, BearerToken, Credential
+from ..errors import ConfigurationError
+from ..provider import SupportsResolve
+
+__all__ = [
+    "EXPIRED_CREDENTIAL_CODES",
+    "BearerAuth",
+    "ProviderAuth",
+    "SigV4Auth",
+    "aws_error_code",
+    "bearer_token_callable",
+    "check_provider",
+]
+
+EXPIRED_CREDENTIAL_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
+)
+_XML_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.:-]{1,100})\s*</Code>")
+_MAX_ERROR_BODY = 64 * 1024  # error documents are small; look no further for a code
+
+_log = logging.getLogger("literauth.integrations.requests")
+
+
+def check_provider(provider: object, what: str) -> SupportsResolve:
+    """Return `provider` if it has a callable `resolve()`; else raise ConfigurationError."""
+    if not callable(getattr(provider, "resolve", None)):
+        raise ConfigurationError(
+            f"{what} needs a credential provider (an object with resolve()), got {type(provider).__name__}"
+        )
+    return provider  # type: ignore[return-value]
+
+
+class ProviderAuth(requests.auth.AuthBase, abc.ABC):
+    """Base of the `requests` auths fed by a provider: apply a credential, retry once if rejected.
+
+    Subclasses say how a credential goes on a request (`_apply`), which credential type they
+    take (`credential_type`) and what a rejection looks like (`is_rejection`).
+    """
+
+    credential_type: type[Credential] = Credential
+
+    def __init__(self, provider: SupportsResolve) -> None:
+        self.provider = check_provider(provider, type(self).__name__)
+
+    @abc.abstractmethod
+    def _apply(self, request: requests.PreparedRequest, credential: Any) -> None:
+        """Put `credential` on `request` (called again, on a copy, for the retry)."""
+
+    @abc.abstractmethod
+    def is_rejection(self, response: requests.Response) -> bool:
+        """Whether `response` says the credential is no longer good."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        credential = self._resolve()
+        self._apply(request, credential)
+        # Signing the same request again replaces this auth's hook: one retry, however often signed.
+        hooks = request.hooks.setdefault("response", [])
+        hooks[:] = [h for h in hooks if getattr(h, "func", None) != self._after_response]
+        hooks.append(functools.partial(self._after_response, credential))
+        return request
+
+    def _resolve(self) -> Credential:
+        credential = self.provider.resolve()
+        if not isinstance(credential, self.credential_type):
+            raise ConfigurationError(self._wrong_credential(credential))
+        return credential
+
+    def _wrong_credential(self, credential: object) -> str:
+        return (
+            f"{type(self).__name__} needs {self.credential_type.__name__} but "
+            f"{type(self.provider).__name__} returned {type(credential).__name__}"
+        )
+
+    def _fresh_credential(self, used: Credential) -> Credential | None:
+        """A credential other than `used`, dropping the provider's cache if it still holds `used`.
+
+        Another thread may have refreshed already; then its credential is taken as it is.
+        `None` when the provider has nothing new to offer (a retry would change nothing).
+        """
+        current = self._resolve()
+        if current != used:
+            return current
+        invalidate = getattr(self.provider, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
+            current = self._resolve()
+        return None if current == used else current
+
+    def _after_response(self, used: Credential, response: requests.Response, **kwargs: Any) -> requests.Response:
+        """The response hook: on a rejection, re-send a copy once with a fresh credential."""
+        if not self.is_rejection(response):
+            return response
+        host = urlsplit(response.url or "").hostname or "the server"
+        retry = response.request.copy()
+        if not _rewind(retry):
+            _log.debug("%s: HTTP %d from %s; the body cannot be replayed, not retrying",
+                       type(self).__name__, response.status_code, host)
+            return response
+        fresh = self._fresh_credential(used)
+        if fresh is None:
+            _log.debug("%s: HTTP %d from %s; the provider has no other credential, not retrying",
+                       type(self).__name__, response.status_code, host)
+            return response
+        _log.debug("%s: HTTP %d from %s rejected the credential; retrying once with a fresh one",
+                   type(self).__name__, response.status_code, host)
+        response.content  # noqa: B018  # read the body so the connection goes back to the pool
+        response.close()
+        jar = retry._cookies  # type: ignore[attr-defined]
+        extract_cookies_to_jar(jar, response.request, response.raw)  # type: ignore[no-untyped-call]
+        retry.prepare_cookies(jar)
+        self._apply(retry, fresh)
+        second: requests.Response = response.connection.send(retry, **kwargs)
+        second.history.append(response)
+        second.request = retry
+        return second
+
+
+def _rewind(request: requests.PreparedRequest) -> bool:
+    """Make `request`'s body ready to send again; False when it cannot be (a consumed stream)."""
+    body: object = request.body  # requests also takes files and generators
+    if body is None or isinstance(body, (bytes, str)):
+        return True
+    if getattr(request, "_body_position", None) is None:
+        return False
+    try:
+        rewind_body(request)
+    except UnrewindableBodyError:
+        return False
+    return True
+
+
+class BearerAuth(ProviderAuth):
+    """Sets `Authorization: Bearer <token>` from `provider.resolve()` on every request.
+
+    A 401 answer drops the provider's cache and the request is retried once with a new token.
+    """
+
+    credential_type = BearerToken
+
+    def _wrong_credential(self, credential: object) -> str:
+        if isinstance(credential, AwsCredentials):
+            return (
+                f"BearerAuth: {type(self.provider).__name__} returned AwsCredentials; AWS keys sign "
+                "requests with literauth.sigv4.SigV4Auth, they are not a bearer token"
+            )
+        return super()._wrong_credential(credential)
+
+    def _apply(self, request: requests.PreparedRequest, credential: BearerToken) -> None:
+        request.headers["Authorization"] = f"Bearer {credential.token.expose_secret()}"
+
+    def is_rejection(self, response: requests.Response) -> bool:
+        """A 401: the token expired early, was revoked, or was never accepted."""
+        return response.status_code == 401
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self.provider!r})"
+
+
+def bearer_token_callable(provider: SupportsResolve) -> Callable[[], str]:
+    """A function returning the provider's current token as a plain string, on every call.
+
+    The shape SDKs take for token refresh, e.g. openai's `AzureOpenAI(azure_ad_token_provider=...)`.
+    """
+    check_provider(provider, "bearer_token_callable")
+
+    def bearer_token() -> str:
+        credential = provider.resolve()
+        if not isinstance(credential, BearerToken):
+            raise ConfigurationError(
+                f"bearer_token_callable: {type(provider).__name__} returned "
+                f"{type(credential).__name__}, not a BearerToken"
+            )
+        return credential.token.expose_secret()
+
+    return bearer_token
+
+
+# -- reading AWS error answers ------------------------------------------------------
+
+
+def aws_error_code(response: requests.Response) -> str | None:
+    """The AWS error code of an answer: from `x-amzn-ErrorType`, a JSON or an XML body."""
+    header = response.headers.get("x-amzn-ErrorType")
+    if header:
+        return _short_code(header.split(":", 1)[0])
+    body = response.content[:_MAX_ERROR_BODY] if response.content else b""
+    stripped = body.lstrip()
+    if stripped.startswith(b"{"):
+        try:
+            data = json.loads(stripped)
+        except (ValueError, RecursionError):
+            return None
+        if isinstance(data, dict):
+            for key in ("__type", "code", "Code"):
+                value = data.get(key)
+                if isinstance(value, str) and value:
+                    return _short_code(value)
+        return None
+    found = _XML_CODE.search(body)
+    return found.group(1).decode("ascii") if found else None
+
+
+def _short_code(value: str) -> str:
+    """``com.amazon.coral.service#ExpiredTokenException`` -> ``ExpiredTokenException``."""
+    return value.rpartition("#")[2].strip()
+
+
+# -- requests auth ------------------------------------------------------------------
+
+
+def _read_body(request: requests.PreparedRequest) -> bytes:
+    """The body as bytes; a str, file or stream is read once and replaced by those bytes."""
+    body: object = request.body  # requests also takes files and generators
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        data = body.encode("utf-8")
+    elif hasattr(body, "read"):
+        chunk = body.read()
+        data = chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+    elif isinstance(body, (bytearray, memoryview)):
+        data = bytes(body)
+    else:
+        data = b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in _iterable(body))
+    request.body = data
+    request._body_position = None  # type: ignore[attr-defined]  # bytes need no rewinding
+    request.headers.pop("Transfer-Encoding", None)
+    request.prepare_content_length(data)
+    return data
+
+
+def _iterable(body: object) -> Iterable[bytes | str]:
+    if not isinstance(body, Iterable):
+        raise ConfigurationError(f"SigV4Auth cannot sign a body of type {type(body).__name__}")
+    return body
+
+
+class SigV4Auth(ProviderAuth):
+    """Signs each `requests` call with SigV4, resolving `AwsCredentials` from the provider.
+
+    A 400 or 403 whose AWS error code says the keys expired or are unknown
+    (`EXPIRED_CREDENTIAL_CODES`) drops the provider's cache and the request is re-signed and
+    sent once more. `clock` gives the signing time; tests pass a fake one.
+    """
+
+    credential_type = AwsCredentials
+
+    def __init__(
+        self,
+        provider: SupportsResolve,
+        *,
+        region: str,
+        service: str = "bedrock",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(provider)
+        self.region = check_name("region", region)
+        self.service = check_name("service", service)
+        self._clock = clock
+
+    def _wrong_credential(self, credential: object) -> str:
+        if isinstance(credential, BearerToken):
+            return (
+                f"SigV4Auth: {type(self.provider).__name__} returned a BearerToken; SigV4 needs AWS "
+                "keys (AwsCredentials). Use literauth.BearerAuth for bearer tokens"
+            )
+        return super()._wrong_credential(credential)
+
+    def _apply(self, request: requests.PreparedRequest, credential: AwsCredentials) -> None:
+        request.url = strict_url(request.url or "")
+        body = _read_body(request)
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            request.headers.pop(name, None)
+        request.headers.update(
+            sign(
+                request.method or "GET", request.url, request.headers, body, credential,
+                region=self.region, service=self.service, now=self._clock(),
+            )
+        )
+
+    def is_rejection(self, response: requests.Response) -> bool:
+        """A 400 or 403 saying the keys expired, were revoked or are unknown."""
+        return response.status_code in (400, 403) and aws_error_code(response) in EXPIRED_CREDENTIAL_CODES
+
+    def __repr__(self) -> str:
+        return f"SigV4Auth({self.provider!r}, region={self.region!r}, service={self.service!r})"

@@ -1,0 +1,1 @@
+"""Cross-cutting campaigns: faults, fuzzing, leaks and the soak, over every registered provider."""

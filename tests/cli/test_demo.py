@@ -1,0 +1,113 @@
+"""`literauth demo`: it exits 0 only when its claims hold, and its counts match the server's."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from literauth import cli
+from literauth.cli import _demo
+from literauth.testing import FakeIdentityServer
+
+pytest.importorskip("cryptography")
+pytest.importorskip("jwt")
+
+SMALL = _demo.DemoSettings(threads=4, calls_per_step=4)
+ROW = re.compile(
+    r"^(?P<name>\S+)\s+(?P<calls>\d+)\s+(?P<failed>\d+)\s+(?P<requests>\d+)\s+(?P<refused>\d+)\s+"
+    r"(?P<tokens>\d+)\s+"
+    r"(?P<hits>[\d.]+)%\s+(?P<p50>[\d.]+) us\s+(?P<p99>[\d.]+) us$",
+    re.MULTILINE,
+)
+SERVER_LINE = re.compile(r"^  (?P<name>\S+)\s+(?P<seen>\d+) requests = (?P<issued>\d+) tokens issued \+ "
+                         r"(?P<refused>\d+) refused$", re.MULTILINE)
+
+
+@pytest.fixture
+def demo_server() -> Iterator[FakeIdentityServer]:
+    with FakeIdentityServer() as server:
+        yield server
+
+
+def test_counts_match_the_servers_counters(demo_server: FakeIdentityServer) -> None:
+    report = _demo.run_demo(SMALL, server=demo_server)
+    assert report.ok, report.text
+    by_name = {p.name: p for p in report.providers}
+    assert set(by_name) == {"azure.client_secret", "aws.web_identity", "google.service_account"}
+    azure, sts, vertex = by_name["azure.client_secret"], by_name["aws.web_identity"], by_name["google.service_account"]
+    assert azure.server_requests == demo_server.azure.request_count
+    assert sts.server_requests == demo_server.sts.request_count
+    assert vertex.server_requests == demo_server.google.request_count
+    assert len(demo_server.sts.issued_credentials) == sts.tokens_served == sts.issued
+    assert len(demo_server.google.issued_tokens) == vertex.tokens_served == vertex.issued
+    assert demo_server.azure.request_count - azure.refused == azure.tokens_served
+    for p in report.providers:
+        # an hour of 15-minute tokens refreshed 5 minutes early: an initial fetch and 5 or 6 refreshes
+        assert 5 <= p.tokens_served <= 8
+        assert p.calls == SMALL.threads * SMALL.calls_per_step * (int(SMALL.duration // SMALL.step) + 2)
+        assert p.failed == 0 and p.outage_calls > 0 and p.refused == 3 * p.failed_refreshes > 0
+        assert 1 <= p.resolves - p.cache_hits <= SMALL.threads  # only the very first calls waited
+
+
+def test_printed_numbers_are_the_measured_ones(demo_server: FakeIdentityServer) -> None:
+    report = _demo.run_demo(SMALL, server=demo_server)
+    text = report.text
+    rows = {m["name"]: m for m in ROW.finditer(text)}
+    server_lines = {m["name"]: m for m in SERVER_LINE.finditer(text)}
+    counters = {"azure.client_secret": demo_server.azure, "aws.web_identity": demo_server.sts, "google.service_account": demo_server.google}
+    assert set(rows) == set(server_lines) == set(counters)
+    for name, endpoint in counters.items():
+        row, line = rows[name], server_lines[name]
+        assert int(line["seen"]) == endpoint.request_count
+        assert int(line["issued"]) + int(line["refused"]) == endpoint.request_count
+        assert int(row["requests"]) == endpoint.request_count
+        assert int(row["refused"]) == int(line["refused"]) > 0
+        assert int(row["tokens"]) == int(line["issued"])
+        assert int(row["failed"]) == 0
+    assert text.count("[ok]") == 21 and "[FAILED]" not in text
+    assert text.rstrip().splitlines()[-1].startswith("All 21 claims held")
+
+
+def test_a_claim_that_does_not_hold_fails_the_demo(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An outage lasting past the cached token's expiry: calls must fail, and the demo must say so.
+    monkeypatch.setattr(_demo, "OUTAGE_LENGTH", 400.0)
+    assert cli.main(["--quiet", "demo", "--threads", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAILED]" in out and "did NOT hold" in out
+    assert re.search(r"\[FAILED\] azure.client_secret: no failed call while a valid token existed: [1-9]\d* of", out)
+
+
+def test_demo_over_https(demo_server: FakeIdentityServer) -> None:
+    report = _demo.run_demo(_demo.DemoSettings(threads=2, calls_per_step=2, https=True))
+    assert report.ok, report.text
+    assert report.url.startswith("https://127.0.0.1:")
+
+
+def test_demo_command_exits_0_quickly_and_agrees_with_itself() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "literauth", "demo"],
+        check=False, capture_output=True, text=True, timeout=60, env=dict(os.environ),
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert elapsed < 20
+    rows = {m["name"]: m for m in ROW.finditer(done.stdout)}
+    server_lines = {m["name"]: m for m in SERVER_LINE.finditer(done.stdout)}
+    assert set(rows) == set(server_lines) == {"azure.client_secret", "aws.web_identity", "google.service_account"}
+    for name, row in rows.items():
+        line = server_lines[name]
+        assert int(row["requests"]) == int(line["seen"]) == int(line["issued"]) + int(line["refused"])
+        assert int(row["tokens"]) == int(line["issued"]) and int(row["refused"]) == int(line["refused"])
+        assert int(row["failed"]) == 0 and int(row["calls"]) > 10_000
+    assert "All 21 claims held" in done.stdout
+    assert "simulating minute" in done.stderr  # progress on stderr, as plain lines without a TTY
+    assert "Traceback" not in done.stderr

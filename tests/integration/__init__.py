@@ -1,0 +1,1 @@
+"""Integration tests with real servers and processes: HTTPS, gunicorn."""
