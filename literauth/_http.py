@@ -571,9 +571,10 @@ def _cause_of(chain: list[BaseException]) -> tuple[TransportReason, str, BaseExc
         (http.client.IncompleteRead, TransportReason.RESET, "the answer broke off"),
     ]
     for kinds, reason, words in checks:
-        for item in chain:
-            if isinstance(item, kinds):
-                return reason, words, _clean_copy(item)
+        matching = [item for item in chain if isinstance(item, kinds)]
+        if matching:
+            copies = (_clean_copy(item) for item in matching)
+            return reason, words, next((copy for copy in copies if copy is not None), None)
     for item in chain:
         match = _TUNNEL.search(str(item)) if isinstance(item, OSError) else None
         if match:
@@ -860,6 +861,8 @@ class TokenFetcher:
         finally:
             # A traceback keeps this frame alive: drop the exposed secrets now, not at collection.
             del url, headers, data
+        if failure is None and watchdog.fired:  # the cut may read as an early end: trust nothing read
+            failure = self._timeout(host, "no complete answer within the deadline")
         if failure is not None:
             raise failure
         elapsed = time.perf_counter() - tick
