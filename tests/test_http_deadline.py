@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from literauth import TransportError
-from literauth.errors import TransportReason
 from literauth._http import TokenFetcher
 from literauth._oauth import parse_oauth_error
 from literauth._policy import RetryPolicy
+from literauth.errors import TransportReason
 
 HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
 

@@ -23,7 +23,14 @@ from literauth._http import TokenFetcher, TokenRequest
 from literauth._oauth import parse_oauth_error
 from literauth._policy import RetryPolicy
 from literauth.errors import TransportReason
-from literauth.testing import Endpoint, Fault, FakeIdentityServer, RecordedRequest, Reply, ServerCore
+from literauth.testing import (
+    Endpoint,
+    FakeIdentityServer,
+    Fault,
+    RecordedRequest,
+    Reply,
+    ServerCore,
+)
 
 from .conftest import FakeSleep, assert_no_secret
 
