@@ -75,8 +75,9 @@ def test_no_exception_holding_the_body_survives() -> None:
 def test_an_error_raised_after_a_failed_decode_has_no_context() -> None:
     def parse(body: bytes) -> object:
         data = loads(body)
-        if isinstance(data, Invalid):
-            raise LookupError(f"the body is {data}")
+        problem = data if isinstance(data, Invalid) else None
+        if problem is not None:
+            raise LookupError(f"the body is {problem}")
         return data
 
     with pytest.raises(LookupError, match="not JSON") as info:
