@@ -489,6 +489,7 @@ def _watched_adapter_class() -> type[requests.adapters.HTTPAdapter]:
     trickles its status line or headers. A caller's session is watched from the body on.
     """
     from requests.adapters import HTTPAdapter
+    from urllib3 import ProxyManager
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
     def track(conn: Any) -> Any:
@@ -514,7 +515,7 @@ def _watched_adapter_class() -> type[requests.adapters.HTTPAdapter]:
 
         def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
             manager = super().proxy_manager_for(proxy, **kwargs)
-            if set(manager.pool_classes_by_scheme) == set(pools):
+            if type(manager) is ProxyManager:  # a SOCKS manager keeps its own pool classes
                 manager.pool_classes_by_scheme = pools
             return manager
 
@@ -823,6 +824,7 @@ class TokenFetcher:
         self, request: TokenRequest, parse_error: ErrorParser, prepare: Prepare | None, deadline: float
     ) -> TokenResponse:
         """One request: the 2xx answer, or a raised `CredentialError` saying whether to retry."""
+        import urllib3.exceptions  # loaded with requests by now
         if prepare is not None:
             request = prepare(request)
         host = request.host
@@ -856,7 +858,8 @@ class TokenFetcher:
                 status, resp_headers = raw.status_code, raw.headers
         except MalformedResponseError as exc:
             failure = exc
-        except (OSError, ValueError, http.client.HTTPException) as exc:  # requests' and urllib3's errors too
+        except (OSError, ValueError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            # requests' exceptions are OSErrors; urllib3's and http.client's rarely escape unwrapped
             failure = self._map_exception(exc, host, watchdog.fired, session, url, proxies)
         finally:
             # A traceback keeps this frame alive: drop the exposed secrets now, not at collection.
