@@ -212,7 +212,7 @@ def _secrets_in(value: object) -> Iterator[SecretString]:
 class TokenRequest:
     """One request to an identity endpoint, as a value: what to send, and which secrets it holds.
 
-    `url` None means the fetcher's URL. Values in `query`, `headers`, `form` and `json` may be
+    `url` None means the fetcher's URL; `form` None and `json` None mean no such body. Values in `query`, `headers`, `form` and `json` may be
     `SecretString`s; they are exposed only when the request is sent (or `body_bytes()` is
     asked for) and are masked wherever an error answer echoes them. `extra_secrets` names
     secrets carried inside a larger value, such as the token in ``Bearer <token>``. Prefer
@@ -294,7 +294,7 @@ class TokenRequest:
     @property
     def host(self) -> str:
         """The host the request goes to, for messages; empty before the URL is set."""
-        return urlsplit(self.url).hostname or "" if self.url else ""
+        return (urlsplit(self.url).hostname or "") if self.url else ""
 
 
 def json_dumps(value: object) -> str:
@@ -697,7 +697,11 @@ class TokenFetcher:
         """The most wall-clock seconds one `send()` takes, all attempts and pauses included.
 
         This is what a caller waiting on another thread's fetch needs to wait at most (add a
-        little for scheduling). Name resolution is the one step no deadline can cut short.
+        little for scheduling). How: each attempt gets socket timeouts capped by the time
+        left, and a watchdog that shuts its socket down at the attempt's deadline (connect
+        plus read timeout, within the fetch's `RetryPolicy.total_timeout`), which also cuts
+        an endpoint trickling a byte at a time. Not cut short: name resolution, and with a
+        caller's session, a server trickling its status line or headers (bounded per read).
         """
         return self._config.retry.total_timeout
 
