@@ -674,22 +674,27 @@ class TokenFetcher:
 
     @property
     def provider(self) -> str:
+        """The provider name messages start with."""
         return self._config.provider
 
     @property
     def url(self) -> str:
+        """The endpoint URL, checked against the fetcher's `UrlPolicy`."""
         return self._config.url
 
     @property
     def host(self) -> str:
+        """The endpoint host, for messages."""
         return self._config.host
 
     @property
     def timeout(self) -> Timeout:
+        """The (connect, read) socket timeouts, each capped by the time left in a fetch."""
         return self._config.timeout
 
     @property
     def retry(self) -> RetryPolicy:
+        """The retry policy; its `total_timeout` is the fetch's wall-clock budget."""
         return self._config.retry
 
     @property
