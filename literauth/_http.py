@@ -1,20 +1,31 @@
-"""The HTTP token fetcher: one POST to a token endpoint, with retries, done right once.
+"""The HTTP token fetcher: requests to one identity endpoint, with retries and deadlines, done right once.
 
-Every provider hands its form to `TokenFetcher.post_form` and parses the answer itself.
-Here, and only here, `requests` exceptions become literauth exceptions.
+A provider describes its request as a `TokenRequest` (method, URL, query, headers, a form or
+JSON body, and the secrets it carries), hands it to `TokenFetcher.send` and parses the
+`TokenResponse` with a pure function. Here, and only here, `requests` exceptions become
+literauth exceptions, which URLs may be used is decided (`UrlPolicy`), and every fetch is
+bounded in wall-clock time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import http.client
 import ipaddress
+import json
 import logging
 import os
 import platform
+import re
+import socket
+import ssl
+import threading
 import time
+import types
 import weakref
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ._policy import RetryPolicy
@@ -25,81 +36,281 @@ from .errors import (
     MalformedResponseError,
     TokenEndpointError,
     TransportError,
+    TransportReason,
 )
 from .secret import SecretString
 
 if TYPE_CHECKING:  # requests is imported on first use: it is most of an import's cost
     import requests
+    import requests.adapters
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "METADATA_HOSTS",
     "EndpointError",
+    "ErrorDetails",
+    "FetcherConfig",
     "TokenFetcher",
+    "TokenRequest",
     "TokenResponse",
+    "UrlPolicy",
     "check_endpoint_url",
     "is_loopback_host",
+    "is_metadata_host",
     "mask_secrets",
+    "user_agent",
 ]
 
 _log = logging.getLogger("literauth.http")
 _FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
 
 Timeout = float | tuple[float, float]
-DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 15.0)  # (connect, read) seconds
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 15.0)  # (connect, read) seconds, per socket operation
 MAX_BODY = 1024 * 1024  # a token answer is small: read no more than 1 MiB
+_MASK = str(SecretString(""))  # the mask SecretString prints
+_ECHO_PIECE = 16  # a piece of a secret this long is treated as the secret
+_METHODS = frozenset({"GET", "POST", "PUT"})
+
+FormValue = str | SecretString
+
+#: Link-local metadata services that answer only over plain http: Azure IMDS and EC2 IMDS
+#: (IPv4 and IPv6), ECS task metadata, EKS Pod Identity (IPv4 and IPv6), Google's metadata server.
+METADATA_HOSTS = frozenset(
+    {"169.254.169.254", "169.254.170.2", "169.254.170.23", "fd00:ec2::254", "fd00:ec2::23",
+     "metadata.google.internal"}
+)
+_METADATA_IPS = frozenset(ipaddress.ip_address(h) for h in METADATA_HOSTS if h[0].isdigit() or ":" in h)
 
 
+# -- names and URLs ---------------------------------------------------------------------------
+
+
+@functools.cache
 def user_agent() -> str:
-    """``literauth/<version> python/<x.y> requests/<x.y.z>``."""
+    """``literauth/<version> python/<x.y> requests/<x.y.z>`` (computed once: it imports requests)."""
     import requests
 
     major, minor, _ = platform.python_version_tuple()
     return f"literauth/{__version__} python/{major}.{minor} requests/{requests.__version__}"
 
 
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
 def is_loopback_host(host: str) -> bool:
-    """Whether `host` names this machine: localhost, 127.0.0.0/8 or ::1."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """Whether `host` names this machine: exactly ``localhost``, 127.0.0.0/8 or ::1.
 
-
-def check_endpoint_url(url: str, what: str) -> str:
-    """Return `url` if it is https, or http on a loopback host; else raise ConfigurationError.
-
-    Error messages quote only scheme, host and path: user information or a query string
-    could carry a secret.
+    ``*.localhost`` is refused: whether such a name resolves to loopback is up to the resolver.
     """
-    if not isinstance(url, str) or not url.strip():
-        raise ConfigurationError(f"{what} must be a non-empty URL")
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        has_user = bool(parts.username or parts.password)
-        parts.port  # noqa: B018 - a malformed port raises here, not at the first request
-    except ValueError:
-        raise ConfigurationError(f"{what} is not a valid URL") from None
-    if has_user:
-        raise ConfigurationError(f"{what} must not carry user information")
-    shown = urlunsplit((parts.scheme, host, parts.path, "", ""))
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(f"{what} must be an absolute https:// URL, got {shown!r}")
-    if parts.scheme == "http" and not is_loopback_host(host):
-        raise ConfigurationError(
-            f"{what} must use https:// (plain http is only allowed on loopback), got {shown!r}"
-        )
-    return url.strip()
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    address = _ip(host)
+    return address is not None and address.is_loopback
+
+
+def is_metadata_host(host: str) -> bool:
+    """Whether `host` is one of `METADATA_HOSTS` (IPv6 in any spelling)."""
+    host = host.strip("[]").lower()
+    return host in METADATA_HOSTS or _ip(host) in _METADATA_IPS
+
+
+def _shown_url(scheme: str, host: str, path: str) -> str:
+    """A URL for a message: scheme, host and path, never user information or a query."""
+    return urlunsplit((scheme, f"[{host}]" if ":" in host else host, path, "", ""))
+
+
+@dataclasses.dataclass(frozen=True)
+class UrlPolicy:
+    """Which endpoint URLs are acceptable: https anywhere, plain http on loopback only.
+
+    `metadata_http=True` also allows plain http to the link-local `METADATA_HOSTS`; only
+    providers talking to a metadata service use it (`UrlPolicy.METADATA`). There is no
+    general http: a token sent in the clear to an arbitrary host is never what was meant.
+    """
+
+    metadata_http: bool = False
+
+    DEFAULT: ClassVar[UrlPolicy]
+    METADATA: ClassVar[UrlPolicy]
+
+    def allows(self, scheme: str, host: str) -> bool:
+        """Whether a URL with this scheme and host may be used."""
+        if scheme == "https":
+            return bool(host)
+        if scheme != "http":
+            return False
+        return is_loopback_host(host) or (self.metadata_http and is_metadata_host(host))
+
+    def check(self, url: str, what: str) -> str:
+        """`url` stripped if acceptable, else `ConfigurationError`.
+
+        Messages quote only scheme, host and path: user information or a query string could
+        carry a secret.
+        """
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigurationError(f"{what} must be a non-empty URL")
+        try:
+            parts = urlsplit(url.strip())
+            host = parts.hostname or ""
+            has_user = bool(parts.username or parts.password)
+            parts.port  # noqa: B018 - a malformed port raises here, not at the first request
+        except ValueError:
+            raise ConfigurationError(f"{what} is not a valid URL") from None
+        if has_user:
+            raise ConfigurationError(f"{what} must not carry user information")
+        shown = _shown_url(parts.scheme, host, parts.path)
+        if parts.scheme not in ("https", "http") or not host:
+            raise ConfigurationError(f"{what} must be an absolute https:// URL, got {shown!r}")
+        if not self.allows(parts.scheme, host):
+            where = "loopback or a cloud metadata service" if self.metadata_http else "loopback"
+            raise ConfigurationError(
+                f"{what} must use https:// (plain http is only allowed on {where}), got {shown!r}"
+            )
+        return url.strip()
+
+
+UrlPolicy.DEFAULT = UrlPolicy()
+UrlPolicy.METADATA = UrlPolicy(metadata_http=True)
+
+
+def check_endpoint_url(url: str, what: str, policy: UrlPolicy = UrlPolicy.DEFAULT) -> str:
+    """`policy.check(url, what)`: the URL if acceptable, else `ConfigurationError`."""
+    return policy.check(url, what)
+
+
+# -- the request -----------------------------------------------------------------------------
+
+
+def _expose(value: FormValue) -> str:
+    return value.expose_secret() if isinstance(value, SecretString) else value
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, SecretString):
+        return value.expose_secret()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _secrets_in(value: object) -> Iterator[SecretString]:
+    if isinstance(value, SecretString):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _secrets_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _secrets_in(item)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRequest:
+    """One request to an identity endpoint, as a value: what to send, and which secrets it holds.
+
+    `url` None means the fetcher's URL; `form` None and `json` None mean no such body. Values in `query`, `headers`, `form` and `json` may be
+    `SecretString`s; they are exposed only when the request is sent (or `body_bytes()` is
+    asked for) and are masked wherever an error answer echoes them. `extra_secrets` names
+    secrets carried inside a larger value, such as the token in ``Bearer <token>``. Prefer
+    headers or the body to the query for secrets: urllib3's DEBUG log prints the request line.
+    """
+
+    method: str = "POST"
+    url: str | None = None
+    query: Mapping[str, FormValue] = dataclasses.field(default_factory=dict)
+    headers: Mapping[str, FormValue] = dataclasses.field(default_factory=dict)
+    form: Mapping[str, FormValue] | None = None
+    json: object = None
+    extra_secrets: tuple[SecretString, ...] = ()
+
+    def __post_init__(self) -> None:
+        method = self.method.upper()
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {sorted(_METHODS)}, got {self.method!r}")
+        if self.form is not None and self.json is not None:
+            raise ValueError("a request carries a form or a JSON body, not both")
+        object.__setattr__(self, "method", method)
+        for name in ("query", "headers", "form"):  # copied: a caller's dict must not change the value
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, types.MappingProxyType(dict(value)))
+
+    @property
+    def secrets(self) -> tuple[SecretString, ...]:
+        """Every `SecretString` this request carries, wherever it sits."""
+        found = [*_secrets_in(self.query), *_secrets_in(self.headers), *_secrets_in(self.form),
+                 *_secrets_in(self.json), *self.extra_secrets]
+        return tuple(found)
+
+    @property
+    def content_type(self) -> str | None:
+        """The body's media type: a form, JSON, or None for no body."""
+        if self.form is not None:
+            return _FORM
+        return _JSON if self.json is not None else None
+
+    def body_bytes(self) -> bytes:
+        """The exact body that will be sent (secrets exposed), deterministic for one value.
+
+        For a signing `prepare` hook (SigV4 signs the hash of these bytes).
+        """
+        if self.form is not None:
+            return urlencode([(k, _expose(v)) for k, v in self.form.items()]).encode("ascii")
+        if self.json is not None:
+            return json_dumps(self.json).encode("utf-8")
+        return b""
+
+    def full_url(self) -> str:
+        """The URL with the query appended (secrets exposed); needs `url` set."""
+        if self.url is None:
+            raise ValueError("the request has no URL yet (the fetcher fills it in)")
+        if not self.query:
+            return self.url
+        query = urlencode([(k, _expose(v)) for k, v in self.query.items()])
+        return f"{self.url}{'&' if '?' in self.url else '?'}{query}"
+
+    def wire_headers(self) -> dict[str, str]:
+        """Every header the fetcher sets (secrets exposed); requests adds only Host,
+        Content-Length, Accept-Encoding and Connection."""
+        headers = {"Accept": _JSON, "User-Agent": user_agent()}
+        if self.content_type is not None:
+            headers["Content-Type"] = self.content_type
+        lowered = {name.lower(): name for name in headers}
+        for name, value in self.headers.items():
+            headers.pop(lowered.get(name.lower(), name), None)
+            headers[name] = _expose(value)
+        return headers
+
+    def with_headers(self, headers: Mapping[str, FormValue]) -> TokenRequest:
+        """A copy with `headers` added (replacing any of the same name, case-insensitively)."""
+        names = {name.lower() for name in headers}
+        kept = {k: v for k, v in self.headers.items() if k.lower() not in names}
+        return dataclasses.replace(self, headers={**kept, **headers})
+
+    @property
+    def host(self) -> str:
+        """The host the request goes to, for messages; empty before the URL is set."""
+        return (urlsplit(self.url).hostname or "") if self.url else ""
+
+
+def json_dumps(value: object) -> str:
+    """Compact, deterministic JSON with `SecretString` values exposed."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+# -- the response and error details ---------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class TokenResponse:
-    """What came back from the endpoint; `sent_at` is the clock reading before sending.
+    """What came back, with where it came from: `sent_at` is the clock reading before sending.
 
-    `repr` leaves the body out: a token answer holds the token.
+    `provider`, `host`, `method` and `endpoint` (how messages name it) travel with the body so
+    parsers need only the response. `repr` leaves the body out: a token answer holds the token.
     """
 
     status_code: int
@@ -107,15 +318,34 @@ class TokenResponse:
     body: bytes = dataclasses.field(repr=False)
     sent_at: float
     elapsed: float
+    provider: str = ""
+    host: str = ""
+    method: str = "POST"
+    endpoint: str = "token endpoint"
 
     @property
     def server_date(self) -> float | None:
         """The server's `Date` header as epoch seconds, `None` when absent or unreadable."""
         return _parse_http_date(self.headers.get("Date"))
 
+    def malformed(self, what: str) -> MalformedResponseError:
+        """The error for an unusable answer: ``<provider>: <endpoint> <host> <what>``.
+
+        `what` reads after the host, e.g. "answered without an access_token".
+        """
+        return MalformedResponseError(
+            f"{self.provider}: {self.endpoint} {self.host} {what}", provider=self.provider, host=self.host
+        )
+
+    def with_context(self, provider: str, host: str) -> TokenResponse:
+        """This response naming `provider` and `host` unless it already names them."""
+        if self.provider and self.host:
+            return self
+        return dataclasses.replace(self, provider=self.provider or provider, host=self.host or host)
+
 
 @dataclasses.dataclass(frozen=True)
-class EndpointError:
+class ErrorDetails:
     """A provider's reading of an error answer: what to put in the `TokenEndpointError`.
 
     `retryable=None` leaves it to the HTTP status; `reference` carries request or trace ids
@@ -129,22 +359,12 @@ class EndpointError:
     hint: str | None = None
 
 
-class _Lazy:
-    """A value computed on first use (the User-Agent needs the requests version)."""
-
-    def __init__(self, make: Callable[[], str]) -> None:
-        self._make = make
-        self._value: str | None = None
-
-    def value(self) -> str:
-        if self._value is None:
-            self._value = self._make()
-        return self._value
+EndpointError = ErrorDetails  # migration shim: the old name, kept until the providers move
+ErrorParser = Callable[[TokenResponse], ErrorDetails]
+Prepare = Callable[[TokenRequest], TokenRequest]
 
 
-_USER_AGENT = _Lazy(user_agent)
-
-def mask_secrets(info: EndpointError, secrets: list[SecretString]) -> EndpointError:
+def mask_secrets(info: ErrorDetails, secrets: tuple[SecretString, ...] | list[SecretString]) -> ErrorDetails:
     """`info` with every secret the request carried masked: a server may echo what it got.
 
     An error code holding a secret, or a long piece of one, is no code and is dropped.
@@ -171,15 +391,6 @@ def mask_secrets(info: EndpointError, secrets: list[SecretString]) -> EndpointEr
     )
 
 
-_MASK = str(SecretString(""))  # the mask SecretString prints
-_ECHO_PIECE = 16  # a piece of a secret this long is treated as the secret
-
-ErrorParser = Callable[[TokenResponse], EndpointError]
-FormValue = str | SecretString
-
-_fetchers: weakref.WeakSet[TokenFetcher] = weakref.WeakSet()
-
-
 def _parse_http_date(value: str | None) -> float | None:
     if not value:
         return None
@@ -199,11 +410,232 @@ def _first_line(text: str | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+# -- the deadline watchdog --------------------------------------------------------------------
+
+
+class _Watchdog:
+    """Shuts an attempt's sockets down at its deadline.
+
+    Socket timeouts bound each `recv`, not their sum: an endpoint trickling a byte every few
+    seconds would otherwise hold a fetch (and every caller waiting on it) for ever. Shutting
+    the socket down wakes the blocked read at once; the fetcher then reports a timeout.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline  # time.monotonic()
+        self._lock = threading.Lock()
+        self._watched: list[object] = []  # sockets, or urllib3 connections whose `sock` appears later
+        self._done = False
+        self.fired = False
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> Self:
+        _current.watchdog = self
+        self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+        _current.watchdog = None
+
+    def watch(self, item: object) -> None:
+        """Shut `item` (a socket, or a connection with a `sock`) down at the deadline."""
+        if item is None:
+            return
+        with self._lock:
+            if self.fired:
+                _shutdown(item)
+            else:
+                self._watched.append(item)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            for item in self._watched:
+                _shutdown(item)
+
+
+_current = threading.local()  # the watchdog of the attempt running on this thread, if any
+
+
+def _shutdown(item: object) -> None:
+    sock = getattr(item, "sock", item)
+    if isinstance(sock, socket.socket):
+        try:  # socket.socket's shutdown, not SSLSocket's, which would unwrap under the reader
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: nothing left to wake
+
+
+def _socket_of(raw: requests.Response) -> socket.socket | None:
+    """The socket under a streamed response, when urllib3 still exposes it."""
+    connection = getattr(raw.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+@functools.cache
+def _watched_adapter_class() -> type[requests.adapters.HTTPAdapter]:
+    """An `HTTPAdapter` whose pools hand each connection to the thread's watchdog.
+
+    Only the fetcher's own sessions use it; it lets the watchdog also cut an endpoint that
+    trickles its status line or headers. A caller's session is watched from the body on.
+    """
+    from requests.adapters import HTTPAdapter
+    from urllib3 import ProxyManager
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def track(conn: Any) -> Any:
+        watchdog = getattr(_current, "watchdog", None)
+        if watchdog is not None:
+            watchdog.watch(conn)
+        return conn
+
+    class _HTTPPool(HTTPConnectionPool):
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            return track(super()._get_conn(timeout))
+
+    class _HTTPSPool(HTTPSConnectionPool):
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            return track(super()._get_conn(timeout))
+
+    pools = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    class _WatchedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            if type(manager) is ProxyManager:  # a SOCKS manager keeps its own pool classes
+                manager.pool_classes_by_scheme = pools
+            return manager
+
+    return _WatchedAdapter
+
+
+# -- exception mapping ------------------------------------------------------------------------
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and everything behind it: `__cause__`, `__context__`, urllib3's `reason`, and args.
+
+    requests wraps urllib3's error, which wraps `ssl`'s or `socket`'s, in arguments and
+    `reason` as well as in the cause chain, so all are followed (each exception once).
+    """
+    found: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.append(current)
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+    return found
+
+
+def _is_untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a certificate verification failure (untrusted, expired, wrong host) is behind `exc`."""
+    return any(isinstance(item, ssl.SSLCertVerificationError) for item in _chain(exc))
+
+
+_TUNNEL = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+def _cause_of(chain: list[BaseException]) -> tuple[TransportReason, str, BaseException | None]:
+    """The most specific reason behind a failure, its words, and a clean copy of the OS error.
+
+    The copy keeps only the error number and the system's text: the originals hold URLs
+    (which may carry a query secret) and tracebacks whose frames hold the exposed request.
+    """
+    from urllib3.exceptions import NameResolutionError
+
+    checks: list[tuple[type[BaseException] | tuple[type[BaseException], ...], TransportReason, str]] = [
+        (ssl.SSLCertVerificationError, TransportReason.TLS_UNTRUSTED, "the certificate was not trusted"),
+        (ConnectionRefusedError, TransportReason.CONNECTION_REFUSED, "connection refused"),
+        ((socket.gaierror, NameResolutionError), TransportReason.DNS, "name resolution failed"),
+        ((ConnectionResetError, ConnectionAbortedError, BrokenPipeError), TransportReason.RESET, "connection reset"),
+        (ssl.SSLError, TransportReason.TLS, "TLS handshake failed"),
+        ((TimeoutError, socket.timeout), TransportReason.TIMEOUT, "timed out"),
+        (http.client.RemoteDisconnected, TransportReason.RESET, "the connection closed without an answer"),
+        (http.client.IncompleteRead, TransportReason.RESET, "the answer broke off"),
+    ]
+    for kinds, reason, words in checks:
+        matching = [item for item in chain if isinstance(item, kinds)]
+        if matching:
+            copies = (_clean_copy(item) for item in matching)
+            return reason, words, next((copy for copy in copies if copy is not None), None)
+    for item in chain:
+        match = _TUNNEL.search(str(item)) if isinstance(item, OSError) else None
+        if match:
+            return TransportReason.PROXY, f"the proxy refused the tunnel (HTTP {match.group(1)})", None
+    return TransportReason.OTHER, "", None
+
+
+def _clean_copy(exc: BaseException) -> BaseException | None:
+    """A traceback-free copy of an OS-level error with only its number and system text."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        try:
+            return type(exc)(exc.errno, exc.strerror)
+        except TypeError:
+            return None
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return http.client.RemoteDisconnected("Remote end closed connection without response")
+    return None
+
+
+def _chain_types(exc: BaseException) -> str:
+    """The exception types behind `exc`, for a DEBUG line (messages may hold secret URLs)."""
+    return " <- ".join(type(item).__name__ for item in _chain(exc))
+
+
+# -- the fetcher ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FetcherConfig:
+    """A fetcher's settings, fixed at construction so threads share the fetcher safely.
+
+    `endpoint` is how messages name the endpoint ("token endpoint", "metadata endpoint").
+    """
+
+    provider: str
+    url: str
+    host: str
+    timeout: Timeout
+    retry: RetryPolicy
+    url_policy: UrlPolicy
+    endpoint: str = "token endpoint"
+
+
+_fetchers: weakref.WeakSet[TokenFetcher] = weakref.WeakSet()
+
+
 class TokenFetcher:
-    """Posts forms to one token endpoint for one provider, owning its `requests.Session`.
+    """Sends requests to one identity endpoint for one provider, owning its `requests.Session`.
 
     Retries connection errors, timeouts, 429 and 5xx with backoff (honouring `Retry-After`),
-    never follows redirects, and reads at most 1 MiB of the answer.
+    never follows redirects, reads at most 1 MiB of the answer, and bounds every fetch in
+    wall-clock time (`deadline_budget`).
+
+    Read timeouts are retried even on a POST: token requests are idempotent (asking twice
+    for a token yields two tokens, nothing else changes), so urllib3's reason to refuse
+    (`Retry._is_read_error`: the server may have acted on the request) does not apply.
+
+    Proxies: a loopback or metadata target never goes through one (a metadata service is
+    link-local, a proxy cannot reach it), even when `HTTP(S)_PROXY` is set without
+    `NO_PROXY`; a caller's session that names its own proxy for the scheme is obeyed.
     """
 
     def __init__(
@@ -216,31 +648,101 @@ class TokenFetcher:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        url_policy: UrlPolicy = UrlPolicy.DEFAULT,
+        endpoint: str = "token endpoint",
     ) -> None:
-        self.provider = provider
-        self.url = check_endpoint_url(url, f"{provider} token endpoint")
-        self.host = urlsplit(self.url).hostname or ""
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        checked = url_policy.check(url, f"{provider} {endpoint}")
+        self._config = FetcherConfig(
+            provider=provider,
+            url=checked,
+            host=urlsplit(checked).hostname or "",
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            url_policy=url_policy,
+            endpoint=endpoint,
+        )
         self._clock = clock
         self._sleep = sleep
         self._owns_session = session is None
         self._session = session  # made on the first request when the caller gave none
-        self.requests_made = 0
         _fetchers.add(self)
+
+    @property
+    def config(self) -> FetcherConfig:
+        """The fetcher's settings."""
+        return self._config
+
+    @property
+    def provider(self) -> str:
+        """The provider name messages start with."""
+        return self._config.provider
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL, checked against the fetcher's `UrlPolicy`."""
+        return self._config.url
+
+    @property
+    def host(self) -> str:
+        """The endpoint host, for messages."""
+        return self._config.host
+
+    @property
+    def timeout(self) -> Timeout:
+        """The (connect, read) socket timeouts, each capped by the time left in a fetch."""
+        return self._config.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy; its `total_timeout` is the fetch's wall-clock budget."""
+        return self._config.retry
+
+    @property
+    def deadline_budget(self) -> float:
+        """The most wall-clock seconds one `send()` takes, all attempts and pauses included.
+
+        This is what a caller waiting on another thread's fetch needs to wait at most (add a
+        little for scheduling). How: each attempt gets socket timeouts capped by the time
+        left, and a watchdog that shuts its socket down at the attempt's deadline (connect
+        plus read timeout, within the fetch's `RetryPolicy.total_timeout`), which also cuts
+        an endpoint trickling a byte at a time. Not cut short: name resolution, and with a
+        caller's session, a server trickling its status line or headers (bounded per read).
+        """
+        return self._config.retry.total_timeout
+
+    # -- session ------------------------------------------------------------------------
 
     def _get_session(self) -> requests.Session:
         session = self._session
         if session is None:
             import requests
 
-            session = self._session = requests.Session()
+            session = requests.Session()
+            adapter = _watched_adapter_class()
+            session.mount("https://", adapter())
+            session.mount("http://", adapter())
+            self._session = session
         return session
 
-    def _after_fork(self) -> None:
-        # The parent's pooled sockets must not be shared; drop them unclosed.
+    def _after_fork(self, reset_sessions: set[int]) -> None:
+        """In a forked child: never reuse the parent's pooled sockets.
+
+        An own session is dropped unclosed (closing would shut connections the parent still
+        uses). A caller's session keeps every setting (headers, proxies, auth, its adapters'
+        retries and pool sizes); only its adapters' connection pools are replaced by fresh ones.
+        """
         if self._owns_session:
             self._session = None
+            return
+        session = self._session
+        if session is None or id(session) in reset_sessions:
+            return
+        reset_sessions.add(id(session))
+        from requests.adapters import HTTPAdapter
+
+        for adapter in session.adapters.values():
+            if isinstance(adapter, HTTPAdapter):
+                adapter.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]  # unpickling: fresh pools
 
     def close(self) -> None:
         """Close the session if this fetcher created it."""
@@ -248,27 +750,78 @@ class TokenFetcher:
             self._session.close()
             self._session = None
 
+    def _proxies_for(self, session: requests.Session, scheme: str, host: str) -> dict[str, str | None] | None:
+        """Explicit "no proxy" for loopback and metadata targets, unless the session names one."""
+        if not (is_loopback_host(host) or is_metadata_host(host)):
+            return None
+        own = session.proxies or {}
+        if not self._owns_session and any(key in own for key in (scheme, "all", f"{scheme}://{host}")):
+            return None
+        return {"http": None, "https": None, "all": None}
+
+    def _proxy_in_use(self, session: requests.Session, url: str, proxies: dict[str, str | None] | None) -> str:
+        """How a message names the proxy this request went through: ``host:port (from VAR)``."""
+        from requests.utils import select_proxy
+
+        try:
+            settings = session.merge_environment_settings(url, cast(dict[str, str], dict(proxies or {})), None, None, None)
+            proxy = select_proxy(url, settings["proxies"])
+        except Exception:  # noqa: BLE001 - naming the proxy is a courtesy, never a new failure
+            proxy = None
+        if not proxy:
+            return "the proxy"
+        try:
+            parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            default = {"https": 443, "socks5": 1080, "socks5h": 1080, "socks4": 1080}.get(parts.scheme, 80)
+            name = f"{parts.hostname}:{parts.port or default}"
+        except ValueError:
+            name = "an unreadable address"
+        source = "the session's proxies" if proxy in (session.proxies or {}).values() else None
+        if source is None:
+            scheme = urlsplit(url).scheme
+            for var in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY"):
+                if os.environ.get(var) == proxy:
+                    source = var
+                    break
+        return f"proxy {name}" + (f" (from {source})" if source else "")
+
+    # -- sending ------------------------------------------------------------------------
+
     def post_form(
         self,
         form: Mapping[str, FormValue],
         parse_error: ErrorParser,
         *,
-        accept: str = "application/json",
+        accept: str = _JSON,
     ) -> TokenResponse:
         """POST `form` and return the 2xx answer; raise a `CredentialError` subclass otherwise."""
+        return self.send(TokenRequest(form=form, headers={"Accept": accept}), parse_error)  # migration shim
+
+    def send(self, request: TokenRequest, parse_error: ErrorParser, *, prepare: Prepare | None = None) -> TokenResponse:
+        """Send `request` and return the 2xx answer; raise a `CredentialError` subclass otherwise.
+
+        `prepare` runs before every attempt on the request as given (with its URL filled in)
+        and returns what is actually sent: sign it, or add a fresh session token. A
+        `CredentialError` it raises counts as that attempt's failure.
+        """
+        if request.url is None:
+            request = dataclasses.replace(request, url=self.url)
+        else:
+            self._config.url_policy.check(request.url, f"{self.provider} {self._config.endpoint}")
+        retry = self._config.retry
         started = self._clock()
+        deadline = time.monotonic() + retry.total_timeout
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(form, parse_error, accept)
-            if isinstance(outcome, TokenResponse):
-                return outcome
-            error, retryable = outcome
-            if not retryable or attempt >= self.retry.max_attempts:
+            try:
+                return self._attempt(request, parse_error, prepare, deadline)
+            except CredentialError as exc:
+                error = exc
+            if not error.retryable or attempt >= retry.max_attempts:
                 raise error
-            retry_after = error.retry_after if isinstance(error, TokenEndpointError) else None
-            delay = self.retry.delay(attempt, retry_after)
-            if self._clock() + delay - started > self.retry.total_timeout:
+            delay = retry.delay(attempt, error.retry_after)
+            if self._clock() + delay - started > retry.total_timeout or time.monotonic() + delay >= deadline:
                 raise error
             _log.debug(
                 "%s: attempt %d to %s failed (%s); retrying in %.2fs",
@@ -277,93 +830,165 @@ class TokenFetcher:
             self._sleep(delay)
 
     def _attempt(
-        self, form: Mapping[str, FormValue], parse_error: ErrorParser, accept: str
-    ) -> TokenResponse | tuple[CredentialError, bool]:
-        """The 2xx answer, or the error with whether another attempt could help."""
-        import requests
-
+        self, request: TokenRequest, parse_error: ErrorParser, prepare: Prepare | None, deadline: float
+    ) -> TokenResponse:
+        """One request: the 2xx answer, or a raised `CredentialError` saying whether to retry."""
+        import urllib3.exceptions  # loaded with requests by now
+        if prepare is not None:
+            request = prepare(request)
+        host = request.host
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout(host, "the time for this fetch ran out")
+        connect, read = (self.timeout, self.timeout) if isinstance(self.timeout, (int, float)) else self.timeout
+        # Socket timeouts apply per operation; none may outlast the fetch's remaining budget.
+        timeout = (min(connect, remaining), min(read, remaining))
+        watchdog = _Watchdog(time.monotonic() + min(remaining, connect + read))
         session = self._get_session()
-        # Encoded here, not by requests: its dict handling costs more than the rest of our work.
-        data = urlencode(
-            [(k, v.expose_secret() if isinstance(v, SecretString) else v) for k, v in form.items()]
-        )
-        headers = {"Accept": accept, "User-Agent": _USER_AGENT.value(), "Content-Type": _FORM}
+        # Exposed here, at the moment of sending, and deleted right after.
+        url, headers, data = request.full_url(), request.wire_headers(), request.body_bytes()
+        proxies = self._proxies_for(session, urlsplit(url).scheme, host)
+        failure: CredentialError | None = None
         sent_at = self._clock()
         tick = time.perf_counter()
-        self.requests_made += 1
         try:
-            with session.post(
-                self.url,
-                data=data,
+            with watchdog, session.request(
+                request.method,
+                url,
+                data=data or None,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=timeout,
                 allow_redirects=False,
                 stream=True,
+                proxies=cast("dict[str, str] | None", proxies),  # None values: requests drops the key
             ) as raw:
-                body = self._read_capped(raw)
+                watchdog.watch(_socket_of(raw))
+                body = self._read_capped(raw, host)
                 status, resp_headers = raw.status_code, raw.headers
         except MalformedResponseError as exc:
-            return exc, False
-        except requests.exceptions.SSLError as exc:
-            if _is_untrusted_certificate(exc):  # the same certificate will not be trusted a second later
-                return self._transport_error(
-                    "TLS verification failed (the server certificate was not trusted)", exc
-                ), False
-            return self._transport_error("failed in the TLS handshake", exc), True
-        except requests.exceptions.Timeout as exc:
-            return self._transport_error("timed out", exc), True
-        except requests.exceptions.RequestException as exc:
-            return self._transport_error("connection failed", exc), True
+            failure = exc
+        except (OSError, ValueError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            # requests' exceptions are OSErrors; urllib3's and http.client's rarely escape unwrapped
+            failure = self._map_exception(exc, host, watchdog.fired, session, url, proxies)
         finally:
-            del data
+            # A traceback keeps this frame alive: drop the exposed secrets now, not at collection.
+            del url, headers, data
+        if failure is None and watchdog.fired:  # the cut may read as an early end: trust nothing read
+            failure = self._timeout(host, "no complete answer within the deadline")
+        if failure is not None:
+            raise failure
         elapsed = time.perf_counter() - tick
-        _log.debug("%s: POST %s -> %d in %.1f ms", self.provider, self.host, status, elapsed * 1000)
-        response = TokenResponse(status, resp_headers, body, sent_at, elapsed)
+        _log.debug("%s: %s %s -> %d in %.1f ms", self.provider, request.method, host, status, elapsed * 1000)
+        response = TokenResponse(
+            status, resp_headers, body, sent_at, elapsed, self.provider, host, request.method, self._config.endpoint
+        )
         if 200 <= status < 300:
             return response
         if 300 <= status < 400:
             target = urlsplit(resp_headers.get("Location", "")).hostname or "an unnamed location"
-            return TokenEndpointError(
-                f"{self.provider}: token endpoint {self.host} answered HTTP {status}, a redirect to "
+            raise TokenEndpointError(
+                f"{self.provider}: {self._config.endpoint} {host} answered HTTP {status}, a redirect to "
                 f"{target}; redirects are never followed so a secret is not re-posted elsewhere",
-                status_code=status, error_code="redirect", provider=self.provider, host=self.host,
-            ), False
-        secrets = [value for value in form.values() if isinstance(value, SecretString)]
-        error = self._endpoint_error(response, parse_error, secrets)
-        return error, error.retryable
+                status_code=status, error_code="redirect", provider=self.provider, host=host,
+            )
+        raise self._endpoint_error(response, parse_error, request.secrets)
 
-    def _read_capped(self, raw: requests.Response) -> bytes:
+    def _read_capped(self, raw: requests.Response, host: str) -> bytes:
         chunks: list[bytes] = []
         size = 0
         for chunk in raw.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > MAX_BODY:
                 raise MalformedResponseError(
-                    f"{self.provider}: token endpoint {self.host} sent more than {MAX_BODY} bytes",
-                    provider=self.provider, host=self.host,
+                    f"{self.provider}: {self._config.endpoint} {host} sent more than {MAX_BODY} bytes",
+                    provider=self.provider, host=host,
                 )
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _transport_error(self, what: str, exc: Exception) -> TransportError:
-        reason = type(exc).__name__
+    def _timeout(self, host: str, detail: str) -> TransportError:
         return TransportError(
-            f"{self.provider}: request to token endpoint {self.host} {what} ({reason})",
-            provider=self.provider, host=self.host,
+            f"{self.provider}: request to {self._config.endpoint} {host} timed out: {detail}",
+            reason=TransportReason.TIMEOUT, provider=self.provider, host=host,
         )
 
+    def _map_exception(
+        self,
+        exc: BaseException,
+        host: str,
+        deadline_passed: bool,
+        session: requests.Session,
+        url: str,
+        proxies: dict[str, str | None] | None,
+    ) -> CredentialError:
+        """The literauth error for an exception from `requests`, urllib3 or the socket.
+
+        Mapped to the most specific reason found anywhere in the chain (httpx's rule). The
+        result's cause is a clean copy of the OS-level error, never the original chain.
+        """
+        import requests.exceptions as rex
+
+        chain = _chain(exc)
+        _log.debug("%s: request to %s failed: %s", self.provider, host, _chain_types(exc))
+        kind = type(exc).__name__
+        where = f"{self.provider}: request to {self._config.endpoint} {host}"
+        if deadline_passed:
+            return self._timeout(host, f"no complete answer within the deadline ({kind})")
+        if isinstance(exc, rex.ContentDecodingError):
+            return MalformedResponseError(
+                f"{self.provider}: {self._config.endpoint} {host} sent a body that could not be decoded "
+                "(its Content-Encoding is broken)",
+                provider=self.provider, host=host,
+            )
+        if isinstance(exc, (rex.InvalidURL, rex.InvalidHeader, rex.MissingSchema, rex.InvalidSchema,
+                            rex.URLRequired, rex.InvalidJSONError, UnicodeError)) or (
+            isinstance(exc, ValueError) and not isinstance(exc, rex.RequestException)
+        ):
+            return CredentialError(
+                f"{where} could not be sent ({kind}): a URL or header value is not valid",
+                provider=self.provider, host=host, retryable=False,
+            )
+        reason, words, cause = _cause_of(chain)
+        if isinstance(exc, rex.Timeout):
+            reason, what = TransportReason.TIMEOUT, "timed out"
+            words = "connecting" if isinstance(exc, rex.ConnectTimeout) else "waiting for the answer"
+        elif isinstance(exc, rex.ProxyError):
+            words = f"could not connect to {self._proxy_in_use(session, url, proxies)}" + (
+                f": {words}" if words else ""
+            )
+            reason, what = TransportReason.PROXY, "connection failed"
+        elif isinstance(exc, rex.SSLError) or reason in (TransportReason.TLS, TransportReason.TLS_UNTRUSTED):
+            if _is_untrusted_certificate(exc):  # the same certificate will not be trusted a second later
+                reason, what = TransportReason.TLS_UNTRUSTED, "TLS verification failed (the server certificate was not trusted)"
+            else:
+                reason, what = TransportReason.TLS, "failed in the TLS handshake"
+            words = ""
+        elif isinstance(exc, rex.ChunkedEncodingError):
+            what = "connection failed"
+            words = f"the answer broke off mid-way ({words})" if words else "the answer broke off mid-way"
+            reason = TransportReason.RESET if reason is TransportReason.OTHER else reason
+        else:
+            what = "timed out" if reason is TransportReason.TIMEOUT else "connection failed"
+        error = TransportError(
+            f"{where} {what} ({kind})" + (f": {words}" if words else ""),
+            reason=reason, provider=self.provider, host=host,
+        )
+        error.__cause__ = cause
+        error.__suppress_context__ = True
+        return error
+
     def _endpoint_error(
-        self, response: TokenResponse, parse_error: ErrorParser, secrets: list[SecretString]
+        self, response: TokenResponse, parse_error: ErrorParser, secrets: tuple[SecretString, ...]
     ) -> TokenEndpointError:
         try:
             info = mask_secrets(parse_error(response), secrets)
         except Exception:  # noqa: BLE001 - a parser bug must not hide the HTTP error
-            info = EndpointError(None)
+            info = ErrorDetails(None)
         status = response.status_code
         retryable = info.retryable if info.retryable is not None else RetryPolicy.is_retryable_status(status)
         retry_after = RetryPolicy.parse_retry_after(response.headers.get("Retry-After"), self._clock())
         code = info.error_code or f"http_{status}"
-        message = f"{self.provider}: token endpoint {self.host} answered HTTP {status} {code}"
+        message = f"{self.provider}: {self._config.endpoint} {response.host} answered HTTP {status} {code}"
         description = _first_line(info.description)
         if description:
             message += f": {description}"
@@ -379,35 +1004,14 @@ class TokenFetcher:
             retryable=retryable,
             retry_after=retry_after,
             provider=self.provider,
-            host=self.host,
+            host=response.host,
         )
 
 
-def _is_untrusted_certificate(exc: BaseException) -> bool:
-    """Whether a certificate verification failure (untrusted, expired, wrong host) is behind `exc`.
-
-    requests wraps urllib3's error, which wraps `ssl`'s, in arguments and `reason` as well as
-    in `__cause__`/`__context__`, so all of those are followed (each exception once).
-    """
-    import ssl  # already loaded by requests whenever this runs
-
-    pending: list[BaseException] = [exc]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
-        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
-        pending.extend(item for item in linked if isinstance(item, BaseException))
-    return False
-
-
 def _reset_sessions_after_fork() -> None:
+    reset: set[int] = set()
     for fetcher in list(_fetchers):
-        fetcher._after_fork()
+        fetcher._after_fork(reset)
 
 
 if hasattr(os, "register_at_fork"):

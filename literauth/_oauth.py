@@ -1,39 +1,56 @@
-"""Reading OAuth 2.0 JSON token answers (RFC 6749 §5), shared by the Azure and Google providers."""
+"""OAuth 2.0 on top of the fetcher: the grants (RFC 6749, 7523, 8693) and reading their answers.
+
+A provider's `_fetch` becomes one call: ``return client_credentials(fetcher, client_id=…, …)``.
+Answers are read by pure functions of the `TokenResponse`, which names provider and host.
+"""
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ._http import EndpointError, TokenResponse
+from . import _safejson
+from ._http import ErrorDetails, FormValue, TokenFetcher, TokenRequest, TokenResponse
 from .credentials import UTC, BearerToken
-from .errors import MalformedResponseError
+from .errors import ConfigurationError
 from .secret import SecretString
 
-__all__ = ["parse_bearer_token", "parse_json_object", "parse_oauth_error"]
+__all__ = [
+    "JWT_BEARER_ASSERTION_TYPE",
+    "JWT_BEARER_GRANT",
+    "TOKEN_EXCHANGE_GRANT",
+    "client_credentials",
+    "jwt_bearer",
+    "parse_bearer_token",
+    "parse_json_object",
+    "parse_oauth_error",
+    "refresh_token",
+    "token_exchange",
+]
 
-_NOT_JSON = object()  # marks a body json.loads refused
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1
+JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+
+Scope = str | Iterable[str]
 
 
-def parse_json_object(response: TokenResponse, provider: str, host: str) -> dict[str, Any]:
-    """The body as a JSON object, or `MalformedResponseError` naming provider and host."""
-    try:
-        data = json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
-        data = _NOT_JSON  # raised below, outside the handler: the decoding error holds the body
-    if data is _NOT_JSON:
-        raise MalformedResponseError(
-            f"{provider}: token endpoint {host} answered HTTP {response.status_code} with a body "
-            "that is not JSON",
-            provider=provider, host=host,
-        )
+# -- reading answers ------------------------------------------------------------------------
+
+
+def parse_json_object(response: TokenResponse, provider: str = "", host: str = "") -> dict[str, Any]:
+    """The body as a JSON object, or the response's `MalformedResponseError`.
+
+    `provider` and `host` are for a response that does not carry them (migration shim).
+    """
+    response = response.with_context(provider, host)
+    data = _safejson.loads(response.body)
+    if isinstance(data, _safejson.Invalid):
+        raise response.malformed(f"answered HTTP {response.status_code} with a body that is {data.reason}")
     if not isinstance(data, dict):
-        raise MalformedResponseError(
-            f"{provider}: token endpoint {host} answered with JSON that is not an object",
-            provider=provider, host=host,
-        )
+        raise response.malformed("answered with JSON that is not an object")
     return data
 
 
@@ -56,49 +73,136 @@ def _seconds(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def parse_bearer_token(response: TokenResponse, provider: str, host: str) -> BearerToken:
-    """A `BearerToken` from `access_token` and `expires_in`, timed from when the request was sent."""
-    data = parse_json_object(response, provider, host)
+def parse_bearer_token(response: TokenResponse, provider: str = "", host: str = "") -> BearerToken:
+    """A `BearerToken` from `access_token` and `expires_in`, timed from when the request was sent.
+
+    `provider` and `host` are for a response that does not carry them (migration shim).
+    """
+    response = response.with_context(provider, host)
+    data = parse_json_object(response)
     token = data.get("access_token")
     if not isinstance(token, str) or not token.strip():
-        raise MalformedResponseError(
-            f"{provider}: token endpoint {host} answered without an access_token",
-            provider=provider, host=host,
-        )
+        raise response.malformed("answered without an access_token")
     token_type = data.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise MalformedResponseError(
-            f"{provider}: token endpoint {host} answered with token_type {str(token_type)[:40]!r}, "
-            "not Bearer",
-            provider=provider, host=host,
-        )
+        raise response.malformed(f"answered with token_type {str(token_type)[:40]!r}, not Bearer")
     expires_in = _seconds(data.get("expires_in"))
     if expires_in is None:
-        raise MalformedResponseError(
-            f"{provider}: token endpoint {host} answered without a numeric expires_in",
-            provider=provider, host=host,
-        )
+        raise response.malformed("answered without a numeric expires_in")
     try:
         expires_at = datetime.fromtimestamp(response.sent_at + expires_in, UTC)
     except (OverflowError, OSError, ValueError):
-        raise MalformedResponseError(
-            f"{provider}: token endpoint {host} answered with an out-of-range expires_in",
-            provider=provider, host=host,
-        ) from None
+        expires_at = None  # raised below, outside the handler
+    if expires_at is None:
+        raise response.malformed("answered with an out-of-range expires_in")
     return BearerToken(SecretString(token), expires_at)
 
 
-def parse_oauth_error(response: TokenResponse) -> EndpointError:
-    """`error` and `error_description` of an RFC 6749 error body; empty when unreadable."""
-    try:
-        data = json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return EndpointError(None)
+def parse_oauth_error(response: TokenResponse, *_context: str) -> ErrorDetails:
+    """`error` and `error_description` of an RFC 6749 §5.2 error body; empty when unreadable."""
+    data = _safejson.loads(response.body)
     if not isinstance(data, dict):
-        return EndpointError(None)
+        return ErrorDetails(None)
     error = data.get("error")
     description = data.get("error_description")
-    return EndpointError(
+    return ErrorDetails(
         error_code=error if isinstance(error, str) and error else None,
         description=description if isinstance(description, str) else None,
     )
+
+
+# -- the grants -----------------------------------------------------------------------------
+
+
+def _secret(value: SecretString | str) -> SecretString:
+    return value if isinstance(value, SecretString) else SecretString(value)
+
+
+def _scope(scope: Scope | None) -> str | None:
+    """A scope parameter: space-separated (RFC 6749 §3.3); None or empty leaves it out."""
+    if scope is None:
+        return None
+    text = scope if isinstance(scope, str) else " ".join(scope)
+    return text or None
+
+
+def _grant(fetcher: TokenFetcher, form: Mapping[str, FormValue | None]) -> BearerToken:
+    """POST a grant form (parameters set to None are left out) and read the bearer token."""
+    request = TokenRequest(form={k: v for k, v in form.items() if v is not None})
+    return parse_bearer_token(fetcher.send(request, parse_oauth_error))
+
+
+def client_credentials(
+    fetcher: TokenFetcher,
+    *,
+    client_id: str,
+    scope: Scope | None,
+    client_secret: SecretString | str | None = None,
+    client_assertion: SecretString | str | None = None,
+    assertion_type: str = JWT_BEARER_ASSERTION_TYPE,
+    extra: Mapping[str, FormValue] | None = None,
+) -> BearerToken:
+    """RFC 6749 §4.4: a token for the client itself, authenticated by a secret or an assertion.
+
+    Exactly one of `client_secret` (sent in the body, §2.3.1) and `client_assertion` (RFC
+    7521 §4.2, a signed JWT or a federated token) is required. `extra` adds parameters
+    (Azure's ``client_info``, a ``resource``).
+    """
+    if (client_secret is None) == (client_assertion is None):
+        raise ConfigurationError("client_credentials needs exactly one of client_secret and client_assertion")
+    form: dict[str, FormValue | None] = {"grant_type": "client_credentials", "client_id": client_id,
+                                         "scope": _scope(scope), **(extra or {})}
+    if client_secret is not None:
+        form["client_secret"] = _secret(client_secret)
+    else:
+        assert client_assertion is not None  # checked above; for the type checker
+        form["client_assertion_type"] = assertion_type
+        form["client_assertion"] = _secret(client_assertion)
+    return _grant(fetcher, form)
+
+
+def jwt_bearer(fetcher: TokenFetcher, assertion: SecretString | str, *, scope: Scope | None = None) -> BearerToken:
+    """RFC 7523 §2.1: a token for a signed JWT assertion (Google service accounts)."""
+    return _grant(fetcher, {"grant_type": JWT_BEARER_GRANT, "assertion": _secret(assertion), "scope": _scope(scope)})
+
+
+def refresh_token(
+    fetcher: TokenFetcher,
+    refresh_token: SecretString | str,
+    *,
+    client_id: str,
+    client_secret: SecretString | str | None = None,
+    scope: Scope | None = None,
+) -> BearerToken:
+    """RFC 6749 §6: a new access token for a refresh token (Google authorized_user).
+
+    A rotated refresh token in the answer is not returned: the providers using this grant
+    keep theirs.
+    """
+    return _grant(fetcher, {
+        "grant_type": "refresh_token",
+        "refresh_token": _secret(refresh_token),
+        "client_id": client_id,
+        "client_secret": None if client_secret is None else _secret(client_secret),
+        "scope": _scope(scope),
+    })
+
+
+def token_exchange(
+    fetcher: TokenFetcher,
+    subject_token: SecretString | str,
+    subject_token_type: str,
+    *,
+    audience: str | None = None,
+    scope: Scope | None = None,
+    requested_token_type: str | None = None,
+) -> BearerToken:
+    """RFC 8693 §2.1: trade a token from one issuer for an access token (Google external_account)."""
+    return _grant(fetcher, {
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "subject_token": _secret(subject_token),
+        "subject_token_type": subject_token_type,
+        "audience": audience,
+        "scope": _scope(scope),
+        "requested_token_type": requested_token_type,
+    })

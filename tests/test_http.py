@@ -257,3 +257,23 @@ def test_a_secret_echoed_by_the_server_is_masked_in_every_field(core: ServerCore
     assert info.value.error_code == "http_401"  # a code holding the secret is no code
     assert "bad secret **********" in str(info.value)
     assert_no_secret([str(info.value), str(info.value.description)], [SECRET])
+
+
+def test_the_response_carries_its_context(core: ServerCore, fake_sleep: FakeSleep) -> None:
+    response = _post(_fetcher(core, fake_sleep))
+    assert (response.provider, response.host, response.method, response.endpoint) == (
+        "test-provider", "127.0.0.1", "POST", "token endpoint")
+    error = response.malformed("answered without an access_token")
+    assert isinstance(error, MalformedResponseError)
+    assert str(error) == "test-provider: token endpoint 127.0.0.1 answered without an access_token"
+    assert (error.provider, error.host, error.retryable) == ("test-provider", "127.0.0.1", False)
+    assert "body=" not in repr(response) and "access_token" not in repr(response)
+
+
+def test_a_socks_proxy_manager_keeps_its_pool_classes() -> None:
+    pytest.importorskip("socks")
+    from literauth._http import _watched_adapter_class
+
+    adapter = _watched_adapter_class()()
+    manager = adapter.proxy_manager_for("socks5://127.0.0.1:1080")
+    assert "SOCKS" in manager.pool_classes_by_scheme["http"].__name__
