@@ -25,6 +25,7 @@ from .errors import (
     SourceNotConfigured,
     TokenEndpointError,
     TransportError,
+    TransportReason,
 )
 from .provider import (
     CredentialProvider,
@@ -107,6 +108,7 @@ __all__ = [
     "SupportsResolve",
     "TokenEndpointError",
     "TransportError",
+    "TransportReason",
     "VertexOAuthCredentialProvider",
     "WebIdentityCredentialProvider",
     "__version__",

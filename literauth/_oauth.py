@@ -12,7 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from . import _safejson
-from ._http import ErrorDetails, FormValue, TokenFetcher, TokenRequest, TokenResponse
+from ._http import (
+    ErrorDetails,
+    ErrorParser,
+    FormValue,
+    TokenFetcher,
+    TokenRequest,
+    TokenResponse,
+)
 from .credentials import UTC, BearerToken
 from .errors import ConfigurationError
 from .secret import SecretString
@@ -126,10 +133,16 @@ def _scope(scope: Scope | None) -> str | None:
     return text or None
 
 
-def _grant(fetcher: TokenFetcher, form: Mapping[str, FormValue | None]) -> BearerToken:
-    """POST a grant form (parameters set to None are left out) and read the bearer token."""
+def _grant(
+    fetcher: TokenFetcher, form: Mapping[str, FormValue | None], parse_error: ErrorParser | None
+) -> BearerToken:
+    """POST a grant form (parameters set to None are left out) and read the bearer token.
+
+    `parse_error` reads the endpoint's error answers (Azure's AADSTS codes, Google's hints);
+    None means plain RFC 6749 §5.2 errors.
+    """
     request = TokenRequest(form={k: v for k, v in form.items() if v is not None})
-    return parse_bearer_token(fetcher.send(request, parse_oauth_error))
+    return parse_bearer_token(fetcher.send(request, parse_error or parse_oauth_error))
 
 
 def client_credentials(
@@ -141,6 +154,7 @@ def client_credentials(
     client_assertion: SecretString | str | None = None,
     assertion_type: str = JWT_BEARER_ASSERTION_TYPE,
     extra: Mapping[str, FormValue] | None = None,
+    parse_error: ErrorParser | None = None,
 ) -> BearerToken:
     """RFC 6749 §4.4: a token for the client itself, authenticated by a secret or an assertion.
 
@@ -158,12 +172,21 @@ def client_credentials(
         assert client_assertion is not None  # checked above; for the type checker
         form["client_assertion_type"] = assertion_type
         form["client_assertion"] = _secret(client_assertion)
-    return _grant(fetcher, form)
+    return _grant(fetcher, form, parse_error)
 
 
-def jwt_bearer(fetcher: TokenFetcher, assertion: SecretString | str, *, scope: Scope | None = None) -> BearerToken:
+def jwt_bearer(
+    fetcher: TokenFetcher,
+    assertion: SecretString | str,
+    *,
+    scope: Scope | None = None,
+    parse_error: ErrorParser | None = None,
+) -> BearerToken:
     """RFC 7523 §2.1: a token for a signed JWT assertion (Google service accounts)."""
-    return _grant(fetcher, {"grant_type": JWT_BEARER_GRANT, "assertion": _secret(assertion), "scope": _scope(scope)})
+    form: dict[str, FormValue | None] = {
+        "grant_type": JWT_BEARER_GRANT, "assertion": _secret(assertion), "scope": _scope(scope),
+    }
+    return _grant(fetcher, form, parse_error)
 
 
 def refresh_token(
@@ -173,6 +196,7 @@ def refresh_token(
     client_id: str,
     client_secret: SecretString | str | None = None,
     scope: Scope | None = None,
+    parse_error: ErrorParser | None = None,
 ) -> BearerToken:
     """RFC 6749 §6: a new access token for a refresh token (Google authorized_user).
 
@@ -185,7 +209,7 @@ def refresh_token(
         "client_id": client_id,
         "client_secret": None if client_secret is None else _secret(client_secret),
         "scope": _scope(scope),
-    })
+    }, parse_error)
 
 
 def token_exchange(
@@ -196,6 +220,7 @@ def token_exchange(
     audience: str | None = None,
     scope: Scope | None = None,
     requested_token_type: str | None = None,
+    parse_error: ErrorParser | None = None,
 ) -> BearerToken:
     """RFC 8693 §2.1: trade a token from one issuer for an access token (Google external_account)."""
     return _grant(fetcher, {
@@ -205,4 +230,4 @@ def token_exchange(
         "audience": audience,
         "scope": _scope(scope),
         "requested_token_type": requested_token_type,
-    })
+    }, parse_error)

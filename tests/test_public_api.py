@@ -35,7 +35,7 @@ PINNED_ALL = [
     "CredentialSourceError", "DefaultClient", "LiterAuthError", "MalformedResponseError", "ModelConfigError",
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
     "SecretString", "SigV4Auth", "SourceNotConfigured", "StaticTokenProvider", "SupportsResolve",
-    "TokenEndpointError", "TransportError", "VertexOAuthCredentialProvider", "WebIdentityCredentialProvider",
+    "TokenEndpointError", "TransportError", "TransportReason", "VertexOAuthCredentialProvider", "WebIdentityCredentialProvider",
     "__version__", "bearer_token_callable", "load_models",
 ]
 

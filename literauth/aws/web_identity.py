@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .._env import environment, optional, require
 from .._files import check_path, read_token_file
-from .._http import FormValue, check_endpoint_url
+from .._http import FormValue, TokenRequest, check_endpoint_url
 from ..credentials import AwsCredentials
 from ..provider import RefreshingCredentialProvider
 from . import _sts
@@ -141,7 +141,8 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
             "WebIdentityToken": token,
             "DurationSeconds": str(self._duration),
         }
-        response = self._fetcher.post_form(form, _sts.parse_sts_error, accept="text/xml")
+        request = TokenRequest(form=form, headers={"Accept": "text/xml"})
+        response = self._fetcher.send(request, _sts.parse_sts_error)
         return _sts.parse_credentials_response(response, _ACTION, self.provider_name, self._fetcher.host)
 
     def _repr_fields(self) -> dict[str, object]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import urlsplit
 
-from .._http import EndpointError, TokenResponse, check_endpoint_url
+from .. import _safejson
+from .._http import ErrorDetails, TokenResponse, check_endpoint_url
 from ..errors import ConfigurationError
 
 __all__ = [
@@ -99,20 +99,17 @@ def check_authority(provider: str, authority_host: object) -> str:
 # -- reading error answers --------------------------------------------------------------
 
 
-def parse_error(response: TokenResponse) -> EndpointError:
+def parse_error(response: TokenResponse) -> ErrorDetails:
     """The AADSTS code, the first line of the description and the ids Azure support asks for."""
-    try:
-        data = json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
-        return EndpointError(None)
+    data = _safejson.loads(response.body)
     if not isinstance(data, dict):
-        return EndpointError(None)
+        return ErrorDetails(None)
     error = _text(data.get("error"))
     codes = data.get("error_codes")
     first = codes[0] if isinstance(codes, list) and codes else None
     code = f"AADSTS{first}" if isinstance(first, int) and not isinstance(first, bool) else error
     ids = [f"{name}={value}" for name in ("correlation_id", "trace_id") if (value := _text(data.get(name)))]
-    return EndpointError(
+    return ErrorDetails(
         error_code=code,
         description=_description_line(_text(data.get("error_description")), code),
         retryable=True if error == "temporarily_unavailable" else None,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from .._env import environment, optional, require
-from .._oauth import parse_bearer_token
+from .._oauth import client_credentials
 from ..credentials import BearerToken
 from ..errors import ConfigurationError
 from ..provider import RefreshingCredentialProvider, StaticTokenProvider
@@ -146,15 +146,11 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
         return self._token_url
 
     def _fetch(self) -> BearerToken:
-        """Post the client-credentials grant and read the bearer token from the answer."""
-        form: dict[str, str | SecretString] = {
-            "grant_type": "client_credentials",
-            "client_id": self._client_id,
-            "client_secret": self._client_secret,
-            "scope": self._scope,
-        }
-        response = self._fetcher.post_form(form, parse_error, accept="application/json")
-        return parse_bearer_token(response, _PROVIDER, self._fetcher.host)
+        """The client-credentials grant, authenticated by the client secret."""
+        return client_credentials(
+            self._fetcher, client_id=self._client_id, scope=self._scope,
+            client_secret=self._client_secret, parse_error=parse_error,
+        )
 
     def _repr_fields(self) -> dict[str, object]:
         return {"tenant_id": self._tenant_id, "client_id": self._client_id, "scope": self._scope}

@@ -16,8 +16,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._env import environment, optional, require
-from .._http import EndpointError, TokenResponse, check_endpoint_url
-from .._oauth import parse_bearer_token, parse_oauth_error
+from .._http import ErrorDetails, TokenResponse, check_endpoint_url
+from .._oauth import jwt_bearer, parse_oauth_error
 from ..credentials import BearerToken
 from ..errors import ConfigurationError
 from ..provider import RefreshingCredentialProvider
@@ -33,7 +33,6 @@ __all__ = ["DEFAULT_SCOPE", "DEFAULT_TOKEN_URI", "VertexOAuthCredentialProvider"
 
 DEFAULT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_LIFETIME = 3600  # Google refuses an assertion that lives longer than an hour
 BACKDATE = 30  # iat this far back: a clock running slightly ahead is otherwise refused
 INSTALL_HINT = 'pip install "literauth[vertex-auth]"'
@@ -208,7 +207,7 @@ def _hint(error_code: str | None, description: str | None) -> str | None:
     return None
 
 
-def _parse_error(response: TokenResponse) -> EndpointError:
+def _parse_error(response: TokenResponse) -> ErrorDetails:
     """Google's `{"error", "error_description"}` answer, with a hint when one helps."""
     info = parse_oauth_error(response)
     hint = _hint(info.error_code, info.description)
@@ -336,7 +335,5 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
         return SecretString(token)
 
     def _fetch(self) -> BearerToken:
-        assertion = self._assertion(self._clock())
-        form: dict[str, str | SecretString] = {"grant_type": GRANT_TYPE, "assertion": assertion}
-        response = self._fetcher.post_form(form, _parse_error)
-        return parse_bearer_token(response, self.provider_name, self._fetcher.host)
+        """Sign a fresh assertion and trade it for an access token (RFC 7523)."""
+        return jwt_bearer(self._fetcher, self._assertion(self._clock()), parse_error=_parse_error)
