@@ -1,0 +1,55 @@
+"""The provider registry: every spec names a real provider, and names, commands and prefixes are unique."""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+
+import pytest
+
+from literauth import ConfigurationError
+from literauth._registry import SPECS, by_command, by_name, by_prefix
+from literauth.testing import FakeIdentityServer
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_each_spec_describes_its_provider(spec) -> None:  # type: ignore[no-untyped-def]
+    cls = spec.load()
+    assert cls.provider_name == spec.name
+    assert spec.name.split(".")[0] == spec.cloud
+    assert tuple(getattr(cls, "REQUIRED_ENV", spec.required_env)) == spec.required_env
+    module, _, name = (spec.fake or ":").partition(":")
+    assert hasattr(importlib.import_module(module), name), spec.fake
+
+
+def test_names_commands_and_prefixes_are_unique() -> None:
+    names = [s.name for s in SPECS]
+    commands = [s.command for s in SPECS if s.command]
+    prefixes = [p for s in SPECS for p in s.config_prefixes]
+    assert len(set(names)) == len(names)
+    assert len(set(commands)) == len(commands)
+    assert len(set(prefixes)) == len(prefixes)
+
+
+def test_lookups() -> None:
+    assert by_name("aws.web_identity").command == "bedrock"
+    assert by_command("vertex") is by_prefix("vertex_ai")
+    assert by_command("nosuch") is None and by_prefix("nosuch") is None
+    with pytest.raises(ConfigurationError, match="known: azure.client_secret"):
+        by_name("nosuch")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_from_env_builds_the_class_from_the_fake_servers_variables(  # type: ignore[no-untyped-def]
+    spec, server: FakeIdentityServer, tmp_path: pathlib.Path
+) -> None:
+    environ = server.environ(tmp_path)
+    with spec.from_env(environ) as provider:
+        assert type(provider) is spec.load()
+        provider.resolve()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_missing_variables_are_named(spec) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigurationError, match=spec.required_env[0]):
+        spec.from_env({})
