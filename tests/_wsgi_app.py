@@ -68,4 +68,5 @@ def token() -> dict[str, Any]:
         "warm": WARM_DIGEST,
         "token": digest,
         "token_requests": provider.stats().token_requests,
+        "refreshing": provider.stats().refreshing,
     }

@@ -187,13 +187,27 @@ def _advance(server: FakeIdentityServer, tmp_path: pathlib.Path, seconds: float)
     server.advance(seconds)
 
 
-def _settle(server: FakeIdentityServer, expected: int) -> None:
-    """Wait (bounded) for background refreshes in the workers to reach the fake."""
+def _settle(server: FakeIdentityServer, url: str, expected: int) -> None:
+    """Wait (bounded) for the workers' background refreshes, then prove no other request was made.
+
+    Each worker reports its own completed token requests and whether a refresh is running;
+    once none is running, the fake's count must equal the master's request plus every
+    worker's own: a surplus request from any process would break the equality, with no
+    sleeping to wait for it.
+    """
     deadline = time.monotonic() + 10
     while server.azure.request_count < expected and time.monotonic() < deadline:
         time.sleep(0.02)  # waiting for other processes' threads, not for an expiry
-    time.sleep(0.2)  # and a little longer: a surplus request would show now
-    assert server.azure.request_count == expected
+    while True:
+        latest: dict[int, dict[str, Any]] = {}
+        for answer in _hammer(url):
+            latest[answer["pid"]] = answer
+        if not any(a["refreshing"] for a in latest.values()) or time.monotonic() > deadline:
+            break
+    assert not any(a["refreshing"] for a in latest.values())
+    own = sum(a["token_requests"] - 1 for a in latest.values())  # each inherited the master's one
+    # Asking may have started the due refresh of a worker not asked before: it counts on both sides.
+    assert server.azure.request_count == 1 + own >= expected
 
 
 def test_warm_master_token_is_inherited_then_refreshed_once_per_worker(
@@ -214,11 +228,11 @@ def test_warm_master_token_is_inherited_then_refreshed_once_per_worker(
         refreshed = {a["pid"] for a in in_window}
         for pid in refreshed:  # the inherited token until the worker's refresh lands, then its new one
             assert len({a["token"] for a in in_window if a["pid"] == pid} - {warm}) <= 1
-        _settle(identity, 1 + len(refreshed))  # one background refresh per worker that was asked
+        _settle(identity, gunicorn.url, 1 + len(refreshed))  # one background refresh per worker that was asked
 
         after = _hammer(gunicorn.url)
         pids = _check_workers(gunicorn, in_window + after)
-        _settle(identity, 1 + len(pids))
+        _settle(identity, gunicorn.url, 1 + len(pids))
         for pid in refreshed:
             tokens = {a["token"] for a in after if a["pid"] == pid}
             assert len(tokens) <= 1 and warm not in tokens  # its own new token, nothing else
