@@ -11,17 +11,26 @@ __all__ = ["environment", "optional", "require"]
 
 
 def environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    """`environ`, or `os.environ` when it is None (tests pass a dict)."""
-    return os.environ if environ is None else environ
+    """`environ`, or `os.environ` when it is None (tests pass a dict); `TypeError` for a non-mapping."""
+    if environ is None:
+        return os.environ
+    if not isinstance(environ, Mapping):
+        raise TypeError(f"environ must be a mapping of variable names to values, not {type(environ).__name__}")
+    return environ
 
 
 def optional(environ: Mapping[str, str], name: str) -> str | None:
     """The variable's value stripped of surrounding whitespace; `None` when unset or blank.
 
-    A stray newline or CR from a .env file or a mounted secret is never meant.
+    A stray newline or CR from a .env file or a mounted secret is never meant. A value that
+    is not a string (a dict built by hand) is a `ConfigurationError` naming the variable.
     """
-    value = (environ.get(name) or "").strip()
-    return value or None
+    value = environ.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"environment variable {name} must be a string, not {type(value).__name__}")
+    return value.strip() or None
 
 
 def _join(names: list[str]) -> str:

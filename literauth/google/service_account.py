@@ -8,13 +8,13 @@ at Google's token endpoint for an hour-long access token. `cryptography` and `py
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import _safejson
 from .._env import environment, optional, require
 from .._http import ErrorDetails, TokenResponse, check_endpoint_url
 from .._oauth import jwt_bearer, parse_oauth_error
@@ -38,7 +38,6 @@ BACKDATE = 30  # iat this far back: a clock running slightly ahead is otherwise 
 INSTALL_HINT = 'pip install "literauth[vertex-auth]"'
 _PROVIDER = "google.service_account"
 _MAX_KEY_FILE = 1024 * 1024  # a key file is ~2.3 kB; refuse to read a huge file into memory
-_NOT_JSON = object()  # marks key-file text json.loads refused
 
 _NOT_A_SERVICE_ACCOUNT = {
     "authorized_user": "a user's login (gcloud auth application-default login)",
@@ -83,9 +82,19 @@ class _ServiceAccount:
 
 def _required_text(info: Mapping[str, Any], field: str, source: str) -> str:
     value = info.get(field)
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(
+            f"{_PROVIDER}: {source}: field {field!r} must be a string, not {_json_kind(value)}"
+        )
+    if value is None or not value.strip():
         raise ConfigurationError(f"{_PROVIDER}: {source}: field {field!r} is missing or empty")
     return value.strip()
+
+
+def _json_kind(value: object) -> str:
+    """The JSON name of a value's type, for messages that must not quote the value."""
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _check_type(info: Mapping[str, Any], source: str) -> None:
@@ -113,8 +122,18 @@ def _load_signing_key(value: object, source: str) -> RSAPrivateKey:
 
     if isinstance(value, rsa.RSAPrivateKey):
         return value  # type: ignore[no-any-return]
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(
+            f"{_PROVIDER}: {source}: field 'private_key' must be a PEM string, not {_json_kind(value)}"
+        )
+    if value is None or not value.strip():
         raise ConfigurationError(f"{_PROVIDER}: {source}: field 'private_key' is missing or empty")
+    marker = _pem_label(value)
+    if marker is not None and "PRIVATE KEY" not in marker:
+        raise ConfigurationError(
+            f"{_PROVIDER}: {source}: field 'private_key' holds a {marker.lower()}, not a private key; "
+            "use the private_key of a service-account key file"
+        )
     problem = None  # raised below, outside the handlers: an encoding error would hold the key text
     try:
         key = serialization.load_pem_private_key(value.strip().encode("utf-8"), password=None)
@@ -126,10 +145,25 @@ def _load_signing_key(value: object, source: str) -> RSAPrivateKey:
         raise ConfigurationError(f"{_PROVIDER}: {source}: field 'private_key' {problem}")
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigurationError(
-            f"{_PROVIDER}: {source}: field 'private_key' holds a {type(key).__name__.lstrip('_')} "
-            "key; Google service-account keys are RSA"
+            f"{_PROVIDER}: {source}: field 'private_key' holds {_key_kind(key)} key; "
+            "Google service-account keys are RSA"
         )
     return key  # type: ignore[no-any-return]
+
+
+def _key_kind(key: object) -> str:
+    """"an EC", "an Ed25519", ... for a private key that is not RSA."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519
+
+    kinds = ((ec.EllipticCurvePrivateKey, "an EC"), (ed25519.Ed25519PrivateKey, "an Ed25519"),
+             (ed448.Ed448PrivateKey, "an Ed448"), (dsa.DSAPrivateKey, "a DSA"))
+    return next((name for cls, name in kinds if isinstance(key, cls)), "a non-RSA")
+
+
+def _pem_label(text: str) -> str | None:
+    """The label of the first PEM block ("CERTIFICATE", "PUBLIC KEY", "RSA PRIVATE KEY"), if any."""
+    match = _PEM_BEGIN.search(text)
+    return match.group(1) if match else None
 
 
 def _load_service_account(info: object, source: str) -> _ServiceAccount:
@@ -149,6 +183,8 @@ def _load_service_account(info: object, source: str) -> _ServiceAccount:
 
 def _normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
     """Scopes as a tuple; a string may hold several separated by spaces."""
+    if not isinstance(scopes, (str, Iterable)) or isinstance(scopes, (bytes, Mapping)):
+        raise TypeError(f"scopes must be a string or an iterable of strings, not {type(scopes).__name__}")
     items = scopes.split() if isinstance(scopes, str) else list(scopes)
     if not items or not all(isinstance(s, str) and s.strip() for s in items):
         raise ConfigurationError(f"{_PROVIDER}: scopes must be one or more non-empty strings")
@@ -160,6 +196,8 @@ def _normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
 
 def _read_key_file(path: str | os.PathLike[str]) -> Any:
     """The parsed JSON of a key file; errors name the file, never its content."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike naming a key file, not {type(path).__name__}")
     name = os.fspath(path)
     try:
         with open(name, "rb") as handle:
@@ -174,13 +212,13 @@ def _read_key_file(path: str | os.PathLike[str]) -> Any:
         raise ConfigurationError(f"{_PROVIDER}: service-account key file {name!r} is not a usable path") from None
     if len(raw) > _MAX_KEY_FILE:
         raise ConfigurationError(f"{_PROVIDER}: {name} is larger than 1 MiB; it is not a key file")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
-        pass  # raised below, outside the handler: the decoding error holds the file, key and all
-    raise ConfigurationError(f"{_PROVIDER}: service-account key file {name} is not JSON")
+    parsed = _safejson.loads(raw)
+    if isinstance(parsed, _safejson.Invalid):
+        raise ConfigurationError(f"{_PROVIDER}: service-account key file {name} is {parsed}")
+    return parsed
 
 
+_PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
 _ABOUT_TIME = re.compile(r"\b(iat|exp|timeframe|short-lived|clock|expired|too early|future)\b")
 
 
@@ -284,14 +322,9 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
         **options: Unpack[ProviderOptions],
     ) -> VertexOAuthCredentialProvider:
         """Build from key-file content: a dict, or the JSON text (from a secret store)."""
-        parsed: Any = info
-        if isinstance(info, str):
-            try:
-                parsed = json.loads(info)
-            except (ValueError, RecursionError):
-                parsed = _NOT_JSON  # raised below, outside the handler: the decoding error holds the key
-        if parsed is _NOT_JSON:
-            raise ConfigurationError(f"{_PROVIDER}: service account info is not JSON")
+        parsed: Any = _safejson.loads(info) if isinstance(info, str) else info
+        if isinstance(parsed, _safejson.Invalid):
+            raise ConfigurationError(f"{_PROVIDER}: service account info is {parsed}")
         return cls(parsed, scopes=scopes, **options)
 
     def with_scope(self, scope: str | Iterable[str]) -> VertexOAuthCredentialProvider:

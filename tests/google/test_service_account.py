@@ -407,11 +407,19 @@ def test_key_file_that_is_a_directory(tmp_path: pathlib.Path) -> None:
     assert "cannot be read" in str(_refused(tmp_path))
 
 
-@pytest.mark.parametrize("content", ["", "not json {", "\udcff"])
-def test_key_file_that_is_not_json(content: str, tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "says"), [("", "is not JSON"), ("not json {", "is not JSON"), ("\udcff", "is not valid UTF-8")]
+)
+def test_key_file_that_is_not_json(content: str, says: str, tmp_path: pathlib.Path) -> None:
     path = tmp_path / "k.json"
     path.write_bytes(content.encode("utf-8", "surrogateescape"))
-    assert "is not JSON" in str(_refused(path))
+    assert says in str(_refused(path))
+
+
+def test_key_file_nested_too_deeply_says_so(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "k.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert "JSON nested too deeply" in str(_refused(path))
 
 
 def test_key_file_that_is_not_an_object(tmp_path: pathlib.Path) -> None:
@@ -448,7 +456,7 @@ def test_key_file_without_type(info: dict[str, str], tmp_path: pathlib.Path) -> 
 
 
 @pytest.mark.parametrize("field", ["client_email", "private_key", "private_key_id"])
-@pytest.mark.parametrize("value", [None, "", "  ", 7])
+@pytest.mark.parametrize("value", [None, "", "  "])
 def test_key_file_missing_a_field(field: str, value: object, info: dict[str, str], tmp_path: pathlib.Path) -> None:
     broken: dict[str, object] = dict(info)
     if value is None:
@@ -458,6 +466,16 @@ def test_key_file_missing_a_field(field: str, value: object, info: dict[str, str
     error = _refused(_broken_file(tmp_path, broken))
     assert f"field {field!r} is missing or empty" in str(error)
     assert_no_secret([str(error)], [_pem_body(info["private_key"])])
+
+
+@pytest.mark.parametrize("field", ["client_email", "private_key", "private_key_id"])
+@pytest.mark.parametrize(("value", "kind"), [(12345, "a number"), (True, "a boolean"), ([], "an array")])
+def test_key_file_field_of_the_wrong_type_says_so(
+    field: str, value: object, kind: str, info: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    error = _refused(_broken_file(tmp_path, {**info, field: value}))
+    assert f"field {field!r} must be a" in str(error) and f"not {kind}" in str(error)
+    assert "missing" not in str(error)
 
 
 def _corrupt(pem: str) -> dict[str, str]:
@@ -476,9 +494,17 @@ def _corrupt(pem: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(
-    "how", ["truncated", "flipped byte", "newlines lost", "no armour", "garbage", "certificate"]
-)
+@pytest.mark.parametrize("label", ["CERTIFICATE", "PUBLIC KEY"])
+def test_key_file_holding_a_certificate_or_public_key_says_so(
+    label: str, info: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    pem = f"-----BEGIN {label}-----\n" + _pem_body(info["private_key"])[:64] + f"\n-----END {label}-----\n"
+    error = _refused(_broken_file(tmp_path, {**info, "private_key": pem}))
+    assert f"holds a {label.lower()}, not a private key" in str(error)
+    assert_no_secret([str(error), repr(error)], [_pem_body(info["private_key"])])
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped byte", "newlines lost", "no armour", "garbage"])
 def test_key_file_with_a_corrupt_pem(how: str, info: dict[str, str], tmp_path: pathlib.Path) -> None:
     pem = info["private_key"]
     error = _refused(_broken_file(tmp_path, {**info, "private_key": _corrupt(pem)[how]}))
@@ -491,7 +517,7 @@ def test_key_file_with_an_ec_key(info: dict[str, str], tmp_path: pathlib.Path) -
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     error = _refused(_broken_file(tmp_path, {**info, "private_key": ec_pem}))
-    assert "'private_key'" in str(error) and "RSA" in str(error) and "EC" in str(error)
+    assert "'private_key' holds an EC key" in str(error) and "RSA" in str(error)
     assert_no_secret([str(error)], [_pem_body(ec_pem)])
 
 
