@@ -47,7 +47,7 @@ HANG = 2.0  # the endpoint stalls this long: past the read timeout
 ATTEMPTS = RetryPolicy().max_attempts
 QUEUED = ATTEMPTS + 2  # faults queued: more than one fetch may use, so hammering would show
 TEN_YEARS = 10 * 365 * 86400.0
-SOFT_COOLDOWN = RefreshPolicy().soft_cooldown(1)  # after the first failed background refresh
+SOFT_COOLDOWN = RefreshPolicy().pause_after(1)  # after the first failed background refresh
 
 ENDPOINTS = {"azure": "azure", "sts": "sts", "vertex": "google"}
 HTML = (
