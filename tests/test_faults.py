@@ -26,7 +26,7 @@ from literauth import (
 )
 from literauth._policy import (
     COOLDOWN,
-    HARD_COOLDOWN,
+    RETRY_WHEN_UNUSABLE,
     MAX_LIFETIME,
     RefreshPolicy,
     RetryPolicy,
@@ -157,7 +157,7 @@ class Case:
     error_code: str | None
     attempts: int  # requests one fetch makes: all attempts for retryable faults, else one
     retry_after: float | None = None  # every pause between attempts, when the endpoint asked for one
-    cooldown: float = HARD_COOLDOWN  # before a blocking caller may try again
+    cooldown: float = RETRY_WHEN_UNUSABLE  # before a blocking caller may try again
 
     def __str__(self) -> str:
         return self.name
