@@ -8,7 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from literauth import AwsCredentials, BearerToken, ConfigurationError, Credential, SecretString
+from literauth import (
+    AwsCredentials,
+    BearerToken,
+    ConfigurationError,
+    Credential,
+    SecretString,
+)
 from literauth.credentials import UTC, check_token_text
 
 KEY = "AKIAEXAMPLEKEY000001"

@@ -14,7 +14,6 @@ from literauth import (
     TokenEndpointError,
     TransportError,
 )
-from literauth._policy import RefreshPolicy
 
 from ._engine_helpers import RecordingSpawn, ScriptedProvider, token_of
 from .conftest import FakeClock

@@ -26,8 +26,8 @@ from literauth import (
 )
 from literauth._policy import (
     COOLDOWN,
-    RETRY_WHEN_UNUSABLE,
     MAX_LIFETIME,
+    RETRY_WHEN_UNUSABLE,
     RefreshPolicy,
     RetryPolicy,
 )
@@ -201,14 +201,15 @@ CASES = [
     Case("hang", _faults(Fault(hang=HANG)), TransportError, None, ATTEMPTS),
     Case("reset", _faults(Fault(200, _GOOD_LOOKING, reset=True)), TransportError, None, ATTEMPTS),
     Case("truncated", _faults(Fault(200, _GOOD_LOOKING, truncate=True)), TransportError, None, ATTEMPTS),
+    # a malformed answer is not retryable: the long pause, like a redirect
     Case("html", _faults(Fault(200, HTML, {"Content-Type": "text/html; charset=utf-8"})),
-         MalformedResponseError, None, 1),
-    Case("empty_200", _faults(Fault(200, b"")), MalformedResponseError, None, 1),
-    Case("token_missing", _body(NO_TOKEN), MalformedResponseError, None, 1),
+         MalformedResponseError, None, 1, cooldown=COOLDOWN),
+    Case("empty_200", _faults(Fault(200, b"")), MalformedResponseError, None, 1, cooldown=COOLDOWN),
+    Case("token_missing", _body(NO_TOKEN), MalformedResponseError, None, 1, cooldown=COOLDOWN),
     Case("redirect", _status(302, {"Location": ELSEWHERE}), TokenEndpointError, "redirect", 1,
          cooldown=COOLDOWN),
-    Case("expires_in_0", _lifetime(0), MalformedResponseError, None, 1),
-    Case("expires_in_negative", _lifetime(-600), MalformedResponseError, None, 1),
+    Case("expires_in_0", _lifetime(0), MalformedResponseError, None, 1, cooldown=COOLDOWN),
+    Case("expires_in_negative", _lifetime(-600), MalformedResponseError, None, 1, cooldown=COOLDOWN),
 ]
 
 
