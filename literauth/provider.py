@@ -258,21 +258,21 @@ class _PendingFetch:
 class _Counter:
     """An approximate event counter that takes no lock and allocates nothing per event.
 
-    `add()` is the C-level `__next__` of an `itertools.repeat` counting down from
-    `sys.maxsize`: one call under the GIL, so no increment is lost on GIL builds. On
+    Count one event with `next(counter.ticks)`: `ticks` is an `itertools.repeat` counting
+    down from `sys.maxsize`, so an event is one C call under the GIL and no increment is lost
+    on GIL builds (and it yields None: no int is made, unlike `itertools.count`). On
     free-threaded builds concurrent increments may be lost: the value is for monitoring,
-    not for accounting. `value` is read through `operator.length_hint` (PEP 424).
+    not accounting. `value` reads the countdown through `operator.length_hint` (PEP 424).
     """
 
-    __slots__ = ("_left", "add")
+    __slots__ = ("ticks",)
 
     def __init__(self) -> None:
-        self._left = itertools.repeat(None, sys.maxsize)
-        self.add: Callable[[], object] = self._left.__next__
+        self.ticks = itertools.repeat(None, sys.maxsize)
 
     @property
     def value(self) -> int:
-        return sys.maxsize - operator.length_hint(self._left)
+        return sys.maxsize - operator.length_hint(self.ticks)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,8 +330,8 @@ class RefreshingCredentialProvider(CredentialProvider):
         self._last_refresh: float | None = None
         self._resolves = _Counter()
         self._hits = _Counter()
-        self._count_resolve = self._resolves.add
-        self._count_hit = self._hits.add
+        self._resolve_ticks = self._resolves.ticks  # the hot path counts with next(): one hop
+        self._hit_ticks = self._hits.ticks
         _providers.add(self)
 
     def _init_locks(self) -> None:
@@ -369,17 +369,17 @@ class RefreshingCredentialProvider(CredentialProvider):
         old credential is not served again. Concurrent forced refreshes share one fetch.
         After `close()` this raises `ConfigurationError`.
         """
-        self._count_resolve()
+        next(self._resolve_ticks)
         if not force_refresh:
             entry = self._entry  # one atomic read of an immutable, fully built entry
             if entry is not None:
                 # _Entry.state() inlined: a method call would cost a third of the hit time.
                 now = self._clock()
                 if now < entry.refresh_at:
-                    self._count_hit()
+                    next(self._hit_ticks)
                     return entry.credential
                 if now < entry.usable_until:
-                    self._count_hit()
+                    next(self._hit_ticks)
                     self._refresh_soon(entry, now)
                     return entry.credential
         return self._resolve_slow(force_refresh)
