@@ -462,15 +462,12 @@ class RefreshingCredentialProvider(CredentialProvider):
         """Wait for another caller's fetch, at most until its deadline on the provider's clock."""
         while not pending.done.wait(_WAIT_SLICE):
             if self._clock() >= pending.deadline:
-                break
-        else:
-            return
-        raise TransportError(
-            f"{self.provider_name}: gave up after {self._budget:g} s waiting for a credential fetch "
-            "another caller started; it is still running",
-            reason=TransportReason.TIMEOUT,
-            provider=self.provider_name,
-        )
+                raise TransportError(
+                    f"{self.provider_name}: gave up after {self._budget:g} s waiting for a credential "
+                    "fetch another caller started; it is still running",
+                    reason=TransportReason.TIMEOUT,
+                    provider=self.provider_name,
+                )
 
     def _outcome(self, pending: _PendingFetch) -> Credential:
         """The credential `pending` settled with, or a fresh copy of its error."""
@@ -794,7 +791,12 @@ def _fresh_copy(exc: LiterAuthError) -> LiterAuthError:
     `__context__` may hold what the endpoint answered (a token, say). Each raise gets its own
     copy, so threads never share one traceback.
     """
-    clone = copy.copy(exc)
+    try:
+        clone = copy.copy(exc)
+    except Exception:  # noqa: BLE001 - a subclass whose __init__ cannot be replayed from its args
+        clone = None
+    if clone is None:  # decided outside the handler: the stand-in gets no __context__
+        clone = CredentialError(str(exc), retryable=False)
     clone.__traceback__ = None
     clone.__context__ = None
     clone.__cause__ = None

@@ -326,3 +326,18 @@ def test_a_credential_from_fetch_that_is_not_a_credential(clock: FakeClock) -> N
     with pytest.raises(CredentialError, match="unexpected TypeError"):
         Wrong(clock=clock, background_refresh=False).resolve()
     assert BearerToken(SecretString("x"), datetime.fromtimestamp(clock.now, UTC)).expires_at is not None
+
+
+def test_an_error_that_cannot_be_copied_is_remembered_as_a_plain_credential_error(clock: FakeClock) -> None:
+    class Stubborn(CredentialError):
+        def __init__(self, message: str, *, detail: str) -> None:
+            super().__init__(message)
+            self.detail = detail
+
+    provider = _provider(clock)
+    provider.fail_with = Stubborn("scripted: odd failure", detail="x")
+    for _ in range(2):
+        with pytest.raises(CredentialError, match="scripted: odd failure") as info:
+            provider.resolve()
+        assert info.value.__context__ is None
+    assert provider.calls == 1
