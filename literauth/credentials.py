@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import NoReturn
 
+from .errors import ConfigurationError, MalformedResponseError
 from .secret import SecretString
 
-__all__ = ["UTC", "AwsCredentials", "BearerToken", "Credential"]
+__all__ = ["UTC", "AwsCredentials", "BearerToken", "Credential", "TokenTextError", "check_token_text"]
 
 UTC = timezone(timedelta(0))  # the very object `timezone.utc` is, spelled so 3.10 lint agrees
 
@@ -23,9 +26,46 @@ def _check_expiry(expires_at: datetime | None) -> datetime | None:
     return expires_at.astimezone(UTC)
 
 
+# Whitespace (any Unicode space, line and paragraph separators) and C0/C1 control characters:
+# none belongs in a token, and in an HTTP header a CR or LF is a header-injection attempt.
+_BAD_TOKEN_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+class TokenTextError(ConfigurationError, MalformedResponseError):
+    """Raised for a token that is empty or holds whitespace or a control character.
+
+    Catchable as either parent: a `ConfigurationError` when the token came from configuration
+    (a static token, an environment variable, a file), a `MalformedResponseError` when an
+    endpoint answered with it (raised inside `resolve()`, and not retryable).
+    """
+
+
+def check_token_text(name: str, value: SecretString) -> None:
+    """Refuse an empty secret, or one holding whitespace or a control character.
+
+    The one check every token source goes through (a static token, an environment variable,
+    a token file, an endpoint's answer), so a token that would break or smuggle an HTTP header
+    fails the same way everywhere. The message names the character class and its position,
+    never the value.
+    """
+    text = value.expose_secret()
+    if not text:
+        raise TokenTextError(f"{name} is empty")
+    found = _BAD_TOKEN_CHARACTER.search(text)
+    if found is not None:
+        char = found.group()
+        what = "whitespace" if char.isspace() else "a control character"
+        label = unicodedata.name(char, "") or "U+" + format(ord(char), "04X")
+        raise TokenTextError(
+            f"{name} contains {what} ({label}) at position {found.start()} of {len(text)}; "
+            "tokens are single words: check for a stray newline or a pasted-in space"
+        )
+
+
 def _check_secret(name: str, value: object) -> None:
     if not isinstance(value, SecretString):
         raise TypeError(f"{name} must be a SecretString")
+    check_token_text(name, value)
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=True)
@@ -52,7 +92,11 @@ class Credential:
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=True, init=False)
 class BearerToken(Credential):
-    """An OAuth 2.0 bearer token (Azure AD, Google, a static token)."""
+    """An OAuth 2.0 bearer token (Azure AD, Google, a static token).
+
+    The token must be non-empty and hold no whitespace or control character
+    (`check_token_text`); anything else raises `TokenTextError`, a `ConfigurationError`.
+    """
 
     token: SecretString
 
@@ -67,7 +111,11 @@ class BearerToken(Credential):
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=True, init=False)
 class AwsCredentials(Credential):
-    """Temporary (or long-term) AWS keys used to sign requests with SigV4."""
+    """Temporary (or long-term) AWS keys used to sign requests with SigV4.
+
+    Every field is checked like a bearer token (`check_token_text`): non-empty, with no
+    whitespace or control character.
+    """
 
     access_key_id: SecretString
     secret_access_key: SecretString

@@ -41,6 +41,23 @@ class ScriptedProvider(RefreshingCredentialProvider):
         return BearerToken(SecretString(f"token-{n}"), datetime.fromtimestamp(now + self.lifetime, UTC))
 
 
+class RecordingSpawn:
+    """A `spawn=` that records background jobs; the test runs them when it chooses."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Callable[[], None], str]] = []
+
+    def __call__(self, job: Callable[[], None], name: str) -> None:
+        self.jobs.append((job, name))
+
+    def run_all(self) -> int:
+        """Run every recorded job in this thread; return how many ran."""
+        jobs, self.jobs = self.jobs, []
+        for job, _ in jobs:
+            job()
+        return len(jobs)
+
+
 def token_of(credential: Credential) -> str:
     assert isinstance(credential, BearerToken)
     return credential.token.expose_secret()

@@ -483,21 +483,24 @@ def test_interpolation_in_names_urls_and_fallback_lists() -> None:
 
 
 def test_values_with_quotes_and_newlines_cannot_break_the_toml() -> None:
-    nasty = f'{KEY}"\napi_key = "injected'
+    nasty = f'{KEY}"api_key="injected'
     text = entry("a", api_key='"${NASTY}"') + toml('''
         [[models]]
         name = "b"
         provider_model = "openai/gpt-4o"
         api_key = """
-        multi ${WORD}
-        line "quoted" 'single'"""
+        multi-${WORD}-"quoted"-'single'"""
         ''')
     table = load_models(text, environ={"NASTY": nasty, "WORD": "x"})
     a = table.resolve("a")
     b = table.resolve("b")
-    assert isinstance(a, BearerToken) and a.token.expose_secret() == nasty.strip()
-    assert isinstance(b, BearerToken) and b.token.expose_secret() == "multi x\nline \"quoted\" 'single'"
+    assert isinstance(a, BearerToken) and a.token.expose_secret() == nasty
+    assert isinstance(b, BearerToken) and b.token.expose_secret() == "multi-x-\"quoted\"-'single'"
     assert list(table) == ["a", "b"]
+    # a newline that tries to start a new TOML key is refused like any token with whitespace
+    with pytest.raises(ConfigurationError, match="whitespace") as info:
+        load_models(text, environ={"NASTY": f'{KEY}"\napi_key = "injected', "WORD": "x"})
+    assert KEY not in str(info.value) and "injected" not in str(info.value)
 
 
 def test_literal_strings_are_interpolated_too_and_escape_works() -> None:

@@ -8,8 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from literauth import AwsCredentials, BearerToken, Credential, SecretString
-from literauth.credentials import UTC
+from literauth import (
+    AwsCredentials,
+    BearerToken,
+    ConfigurationError,
+    Credential,
+    SecretString,
+)
+from literauth.credentials import UTC, check_token_text
 
 KEY = "AKIAEXAMPLEKEY000001"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -76,3 +82,39 @@ def test_expires_at_epoch() -> None:
     when = datetime(2030, 1, 1, tzinfo=UTC)
     assert BearerToken(SecretString(TOKEN), when).expires_at_epoch == when.timestamp()
     assert BearerToken(SecretString(TOKEN)).expires_at_epoch is None
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("abc\ndef", "whitespace"),
+        ("abc\r\ndef", "whitespace"),
+        ("abc def", "whitespace"),
+        ("abc\tdef", "whitespace"),
+        ("abc\u2028def", "whitespace"),
+        ("abc\x00def", "control character"),
+        ("abc\x7fdef", "control character"),
+        ("abc\x85def", "whitespace"),
+        ("trailing\n", "whitespace"),
+        ("", "empty"),
+    ],
+)
+def test_tokens_with_whitespace_or_control_characters_are_refused(token: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError, match=problem) as info:
+        BearerToken(SecretString(token))
+    assert token.strip() == "" or token not in str(info.value)
+    assert "abc" not in str(info.value)
+
+
+@pytest.mark.parametrize("field", ["access_key_id", "secret_access_key", "session_token"])
+def test_aws_fields_are_checked_like_tokens(field: str) -> None:
+    values = {"access_key_id": KEY, "secret_access_key": SECRET, "session_token": "session-token-xyz"}
+    values[field] = values[field][:5] + "\n" + values[field][5:]
+    with pytest.raises(ConfigurationError, match=field) as info:
+        AwsCredentials(*(SecretString(values[name]) for name in values))
+    assert values[field] not in str(info.value)
+
+
+def test_jwt_like_and_base64_tokens_pass() -> None:
+    for token in ("eyJhbGciOi.eyJzdWIiOi-_.c2lnbmF0dXJl", "ya29.a0AfH6SMB+/x==", "token-1", "~!$%&*"):
+        assert check_token_text("token", SecretString(token)) is None

@@ -14,15 +14,14 @@ from literauth import (
     TokenEndpointError,
     TransportError,
 )
-from literauth._policy import RefreshPolicy
 
-from ._engine_helpers import ScriptedProvider, token_of
+from ._engine_helpers import RecordingSpawn, ScriptedProvider, token_of
 from .conftest import FakeClock
 
 
 def _provider(clock: FakeClock, **kw: object) -> ScriptedProvider:
     kw.setdefault("background_refresh", False)
-    kw.setdefault("refresh_policy", RefreshPolicy(jitter=0))
+    kw.setdefault("rand", lambda: 0.0)  # no jitter: refresh points exactly at the margin
     return ScriptedProvider(clock=clock, **kw)  # type: ignore[arg-type]
 
 
@@ -191,7 +190,17 @@ def test_stats_snapshot(clock: FakeClock) -> None:
     assert stats.expires_at is not None and stats.expires_at.timestamp() == clock.now + 3600
 
 
-def test_jitter_spreads_refresh_points() -> None:
+def test_jitter_is_drawn_from_the_rand_option(clock: FakeClock) -> None:
+    late = _provider(clock, rand=lambda: 0.0)
+    early = _provider(clock, rand=lambda: 1.0)
+    late.resolve()
+    early.resolve()
+    assert late._entry is not None and early._entry is not None
+    assert late._entry.refresh_at == clock.now + 3600 - 300
+    assert early._entry.refresh_at == clock.now + 3600 - 300 - 5  # the whole 5 s of jitter, earlier
+
+
+def test_jitter_spreads_refresh_points_by_default() -> None:
     points = set()
     for _ in range(20):
         clock = FakeClock()
@@ -204,17 +213,32 @@ def test_jitter_spreads_refresh_points() -> None:
     assert len(points) > 1
 
 
-def test_background_refresh_runs_on_a_named_daemon_thread(clock: FakeClock) -> None:
+def test_background_refresh_runs_as_a_job_given_to_spawn(clock: FakeClock) -> None:
+    spawn = RecordingSpawn()
+    provider = _provider(clock, background_refresh=True, spawn=spawn)
+    provider.resolve()
+    clock.advance(3400)
+    for _ in range(5):  # every call serves the cached token; one job is handed out
+        assert token_of(provider.resolve()) == "token-1"
+    assert [name for _, name in spawn.jobs] == ["literauth-refresh-scripted"]
+    assert provider.calls == 1 and provider.stats().refreshing
+    assert spawn.run_all() == 1
+    assert provider.calls == 2 and not provider.stats().refreshing
+    assert token_of(provider.resolve()) == "token-2"
+    assert spawn.jobs == []
+
+
+def test_default_spawn_runs_on_a_named_daemon_thread(clock: FakeClock) -> None:
     seen: list[threading.Thread] = []
+    done = threading.Event()
     provider = ScriptedProvider(clock=clock, delay=lambda: seen.append(threading.current_thread()))
     provider.resolve()
     clock.advance(3400)
+    provider.delay = lambda: (seen.append(threading.current_thread()), done.set())  # type: ignore[assignment,func-returns-value]
     assert token_of(provider.resolve()) == "token-1"
-    for thread in threading.enumerate():
-        if thread.name.startswith("literauth-refresh-"):
-            thread.join(5)
-    assert provider.calls == 2
+    assert done.wait(10)
     assert seen[1].name == "literauth-refresh-scripted" and seen[1].daemon
+    seen[1].join(10)
     assert token_of(provider.resolve()) == "token-2"
 
 
@@ -235,3 +259,24 @@ def test_repr_shows_no_secret(clock: FakeClock) -> None:
     provider.resolve()
     assert "token-1" not in repr(provider)
     assert "BearerToken" in repr(provider)
+
+
+def test_counter_counts_without_a_lock_and_reads_without_a_repr() -> None:
+    from literauth.provider import _Counter
+
+    counter = _Counter()
+    assert counter.value == 0
+    for _ in range(1000):
+        next(counter.ticks)
+    assert counter.value == 1000
+
+    def tick() -> None:
+        for _ in range(10_000):
+            next(counter.ticks)
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert counter.value == 41_000  # one C call per event: none lost under the GIL

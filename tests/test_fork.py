@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
 
 import pytest
@@ -49,7 +48,7 @@ def _hold_write_lock(provider: ScriptedProvider) -> tuple[threading.Event, threa
     held, release = threading.Event(), threading.Event()
 
     def holder() -> None:
-        with provider._refresh_gate, provider._lock.gen_wlock():
+        with provider._lock.gen_wlock():
             held.set()
             release.wait(10)
 
@@ -82,16 +81,39 @@ def test_child_fetches_when_cache_expired_despite_held_lock(clock: FakeClock) ->
         thread.join(5)
 
 
+def test_child_does_not_wait_for_a_fetch_running_in_the_parent(clock: FakeClock) -> None:
+    release, entered = threading.Event(), threading.Event()
+    provider = ScriptedProvider(clock=clock)
+
+    def stuck() -> None:
+        if provider.calls == 1:  # only the parent's first fetch hangs
+            entered.set()
+            release.wait(10)
+
+    provider.delay = stuck
+    parent = threading.Thread(target=provider.resolve, daemon=True)
+    parent.start()
+    try:
+        assert entered.wait(5)
+        assert provider.stats().refreshing
+        # the child inherits calls == 1 and the parent's pending fetch, whose thread it lacks
+        assert _in_child(lambda: token_of(provider.resolve())) == "token-2"
+    finally:
+        release.set()
+        parent.join(5)
+
+
 def test_child_gets_a_fresh_http_session() -> None:
+    from literauth import TokenEndpointError
     from literauth._http import TokenFetcher
     from literauth._oauth import parse_oauth_error
 
     with FakeIdentityServer() as server:
         fetcher = TokenFetcher("fork-test", server.url + "/nowhere")
-        with pytest.raises(Exception):  # noqa: B017 - any answer will do: it creates the session
+        with pytest.raises(TokenEndpointError) as info:  # any answer will do: it creates the session
             fetcher.post_form({}, parse_oauth_error)
+        assert info.value.status_code == 404
         parent_session = fetcher._session
         assert parent_session is not None
         assert _in_child(lambda: fetcher._get_session() is not parent_session) == "True"
         assert fetcher._session is parent_session
-    assert sys.platform != "win32"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 
 import pytest
 
@@ -32,14 +33,60 @@ def test_usable_until_honours_skew() -> None:
     assert RefreshPolicy(expiry_skew=30).usable_until(1000) == 970
 
 
-def test_soft_cooldown_grows_and_caps() -> None:
+def test_pause_after_grows_and_caps() -> None:
     policy = RefreshPolicy(cooldown=30, max_cooldown=300)
-    assert [policy.soft_cooldown(n) for n in (1, 2, 3, 4, 5, 9)] == [30, 60, 120, 240, 300, 300]
+    assert [policy.pause_after(n) for n in (1, 2, 3, 4, 5, 9)] == [30, 60, 120, 240, 300, 300]
+
+
+def test_retry_when_unusable_is_the_short_pause() -> None:
+    assert RefreshPolicy().retry_when_unusable == 5.0
+    assert RefreshPolicy(retry_when_unusable=1).retry_when_unusable == 1
 
 
 def test_negative_values_are_refused() -> None:
     with pytest.raises(ValueError, match="refresh_margin"):
         RefreshPolicy(refresh_margin=-1)
+
+
+@pytest.mark.parametrize("field", ["refresh_margin", "expiry_skew", "jitter", "cooldown", "retry_when_unusable"])
+@pytest.mark.parametrize("value", [True, "5", None, math.nan, math.inf])
+def test_refresh_policy_refuses_non_numbers(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        RefreshPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+def test_skew_larger_than_margin_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"expiry_skew \(400 s\) must not exceed refresh_margin \(300 s\)"):
+        RefreshPolicy(expiry_skew=400)
+    RefreshPolicy(expiry_skew=300)  # equal is fine
+
+
+def test_short_token_refreshes_before_it_stops_being_served() -> None:
+    policy = RefreshPolicy(jitter=0)
+    # 50 s token: half its life (25 s) is inside the 30 s skew; refresh half way to usable_until
+    assert policy.usable_until(50) == 20
+    assert policy.refresh_at(0, 50) == 10
+    for lifetime in (31, 40, 59, 60, 61, 100, 599, 600, 601, 3600):
+        for rand in (0.0, 0.999):
+            assert policy.refresh_at(0, lifetime, rand=lambda r=rand: r) <= policy.usable_until(lifetime)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_attempts", 0), ("max_attempts", True), ("max_attempts", 2.5), ("max_attempts", "3"),
+        ("backoff_base", -1), ("backoff_base", True), ("backoff_max", -0.1), ("backoff_max", math.nan),
+        ("retry_after_max", -1), ("retry_after_max", None), ("total_timeout", -1), ("total_timeout", math.inf),
+    ],
+)
+def test_retry_policy_validates_every_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        RetryPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+def test_retry_policy_accepts_zero_budgets() -> None:
+    policy = RetryPolicy(max_attempts=1, backoff_base=0, total_timeout=0)
+    assert policy.backoff(1, rand=lambda: 1.0) == 0
 
 
 def test_retryable_statuses() -> None:

@@ -9,6 +9,7 @@ import pytest
 from literauth import (
     BearerToken,
     ConfigurationError,
+    Credential,
     CredentialProvider,
     SecretString,
     StaticTokenProvider,
@@ -51,3 +52,30 @@ def test_repr_and_pickle() -> None:
     assert TOKEN not in repr(provider) and TOKEN not in str(provider)
     with pytest.raises(TypeError):
         pickle.dumps(provider)
+
+
+@pytest.mark.parametrize("token", ["a\nb", "a b", "abc\r\n", "x\x00y"])
+def test_token_with_whitespace_or_control_characters_is_refused(token: str) -> None:
+    with pytest.raises(ConfigurationError, match="whitespace|control character") as info:
+        StaticTokenProvider(token)
+    assert token not in str(info.value)
+
+
+def test_with_scope_returns_the_provider_itself() -> None:
+    provider = StaticTokenProvider(TOKEN)
+    assert provider.with_scope("https://other.example/.default") is provider
+
+
+def test_force_refresh_is_keyword_only() -> None:
+    provider = StaticTokenProvider(TOKEN)
+    with pytest.raises(TypeError):
+        provider.resolve(True)  # type: ignore[misc]
+
+
+def test_declares_its_credential_type_and_is_a_context_manager() -> None:
+    assert StaticTokenProvider.credential_type is BearerToken
+    assert CredentialProvider.credential_type is Credential
+    with StaticTokenProvider(TOKEN) as provider:
+        provider.invalidate()  # the base's no-op defaults
+        assert provider.resolve().token.expose_secret() == TOKEN
+    provider.close()

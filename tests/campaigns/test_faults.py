@@ -26,8 +26,8 @@ from literauth import (
 )
 from literauth._policy import (
     COOLDOWN,
-    HARD_COOLDOWN,
     MAX_LIFETIME,
+    RETRY_WHEN_UNUSABLE,
     RefreshPolicy,
     RetryPolicy,
 )
@@ -47,7 +47,7 @@ HANG = 2.0  # the endpoint stalls this long: past the read timeout
 ATTEMPTS = RetryPolicy().max_attempts
 QUEUED = ATTEMPTS + 2  # faults queued: more than one fetch may use, so hammering would show
 TEN_YEARS = 10 * 365 * 86400.0
-SOFT_COOLDOWN = RefreshPolicy().soft_cooldown(1)  # after the first failed background refresh
+SOFT_COOLDOWN = RefreshPolicy().pause_after(1)  # after the first failed background refresh
 
 ENDPOINTS = {"azure": "azure", "sts": "sts", "vertex": "google"}
 HTML = (
@@ -157,7 +157,7 @@ class Case:
     error_code: str | None
     attempts: int  # requests one fetch makes: all attempts for retryable faults, else one
     retry_after: float | None = None  # every pause between attempts, when the endpoint asked for one
-    cooldown: float = HARD_COOLDOWN  # before a blocking caller may try again
+    cooldown: float = RETRY_WHEN_UNUSABLE  # before a blocking caller may try again
 
     def __str__(self) -> str:
         return self.name
@@ -201,14 +201,15 @@ CASES = [
     Case("hang", _faults(Fault(hang=HANG)), TransportError, None, ATTEMPTS),
     Case("reset", _faults(Fault(200, _GOOD_LOOKING, reset=True)), TransportError, None, ATTEMPTS),
     Case("truncated", _faults(Fault(200, _GOOD_LOOKING, truncate=True)), TransportError, None, ATTEMPTS),
+    # a malformed answer is not retryable: the long pause, like a redirect
     Case("html", _faults(Fault(200, HTML, {"Content-Type": "text/html; charset=utf-8"})),
-         MalformedResponseError, None, 1),
-    Case("empty_200", _faults(Fault(200, b"")), MalformedResponseError, None, 1),
-    Case("token_missing", _body(NO_TOKEN), MalformedResponseError, None, 1),
+         MalformedResponseError, None, 1, cooldown=COOLDOWN),
+    Case("empty_200", _faults(Fault(200, b"")), MalformedResponseError, None, 1, cooldown=COOLDOWN),
+    Case("token_missing", _body(NO_TOKEN), MalformedResponseError, None, 1, cooldown=COOLDOWN),
     Case("redirect", _status(302, {"Location": ELSEWHERE}), TokenEndpointError, "redirect", 1,
          cooldown=COOLDOWN),
-    Case("expires_in_0", _lifetime(0), MalformedResponseError, None, 1),
-    Case("expires_in_negative", _lifetime(-600), MalformedResponseError, None, 1),
+    Case("expires_in_0", _lifetime(0), MalformedResponseError, None, 1, cooldown=COOLDOWN),
+    Case("expires_in_negative", _lifetime(-600), MalformedResponseError, None, 1, cooldown=COOLDOWN),
 ]
 
 

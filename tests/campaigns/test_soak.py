@@ -71,7 +71,7 @@ def _prescribed_failed_tries(outage: Outage) -> int:
     while at < outage.end:
         count += 1
         failures += 1
-        at += POLICY.soft_cooldown(failures)
+        at += POLICY.pause_after(failures)
     return count
 
 
@@ -185,7 +185,7 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
 
     # One fetch per refresh cycle: never early, never late by more than the outage tries.
     gaps = [b - a for a, b in zip(soak.issued, soak.issued[1:], strict=False)]
-    longest_delay = sum(POLICY.soft_cooldown(n) for n in range(1, 4)) + FINE  # tries at 0, 30, 90, 210 s
+    longest_delay = sum(POLICY.pause_after(n) for n in range(1, 4)) + FINE  # tries at 0, 30, 90, 210 s
     earliest, latest = REFRESH_AFTER - POLICY.jitter - FINE, REFRESH_AFTER + longest_delay
     assert all(earliest <= gap <= latest for gap in gaps), gaps
     cycles = SIMULATED / LIFETIME
