@@ -664,6 +664,7 @@ class TokenFetcher:
         self._clock = clock
         self._sleep = sleep
         self._owns_session = session is None
+        self._closed = False
         self._session = session  # made on the first request when the caller gave none
         _fetchers.add(self)
 
@@ -713,6 +714,10 @@ class TokenFetcher:
     # -- session ------------------------------------------------------------------------
 
     def _get_session(self) -> requests.Session:
+        if self._closed:  # a fetch still running when its provider closed: open nothing new
+            raise CredentialError(
+                f"{self.provider}: the fetcher was closed", provider=self.provider, host=self.host
+            )
         session = self._session
         if session is None:
             import requests
@@ -745,7 +750,8 @@ class TokenFetcher:
                 adapter.__setstate__(adapter.__getstate__())  # type: ignore[attr-defined]  # unpickling: fresh pools
 
     def close(self) -> None:
-        """Close the session if this fetcher created it."""
+        """Close the session if this fetcher created it; later requests are refused."""
+        self._closed = True
         if self._owns_session and self._session is not None:
             self._session.close()
             self._session = None

@@ -21,7 +21,7 @@ from ._http import (
     TokenResponse,
 )
 from .credentials import UTC, BearerToken
-from .errors import ConfigurationError
+from .errors import ConfigurationError, TokenTextError
 from .secret import SecretString
 
 __all__ = [
@@ -102,7 +102,12 @@ def parse_bearer_token(response: TokenResponse, provider: str = "", host: str = 
         expires_at = None  # raised below, outside the handler
     if expires_at is None:
         raise response.malformed("answered with an out-of-range expires_in")
-    return BearerToken(SecretString(token), expires_at)
+    problem = None
+    try:
+        return BearerToken(SecretString(token), expires_at)
+    except TokenTextError as exc:  # names the character and its position, never the token
+        problem = str(exc)
+    raise response.malformed(f"answered with an unusable access_token ({problem})")
 
 
 def parse_oauth_error(response: TokenResponse, *_context: str) -> ErrorDetails:

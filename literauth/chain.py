@@ -14,14 +14,11 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from .credentials import Credential
 from .errors import LiterAuthError, SourceNotConfigured
 from .provider import CredentialProvider
-
-if TYPE_CHECKING:
-    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 __all__ = ["ChainProvider", "SourceOutcome"]
 
@@ -111,33 +108,21 @@ class ChainProvider(CredentialProvider):
 
     def resolve(self, *, force_refresh: bool = False) -> Credential:
         """A credential from the chosen source (choosing it on the first call)."""
-        return self.choose().resolve(force_refresh=force_refresh)  # type: ignore[call-arg]
+        return self.choose().resolve(force_refresh=force_refresh)
 
     def invalidate(self) -> None:
         """Drop the chosen provider's cache; the choice itself stays."""
-        chosen = self._chosen
-        if chosen is not None:
-            invalidate = getattr(chosen, "invalidate", None)
-            if callable(invalidate):
-                invalidate()
+        if self._chosen is not None:
+            self._chosen.invalidate()
 
     def close(self) -> None:
         """Close the chosen provider."""
-        chosen = self._chosen
-        if chosen is not None:
-            close = getattr(chosen, "close", None)
-            if callable(close):
-                close()
+        if self._chosen is not None:
+            self._chosen.close()
 
     def describe(self) -> tuple[SourceOutcome, ...]:
         """For each source in order: chosen, skipped (why), failed (why) or not tried."""
         return self._outcomes
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         chosen = "none" if self._chosen is None else repr(self._chosen)

@@ -8,10 +8,10 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import NoReturn
 
-from .errors import ConfigurationError, MalformedResponseError
+from .errors import TokenTextError
 from .secret import SecretString
 
-__all__ = ["UTC", "AwsCredentials", "BearerToken", "Credential", "TokenTextError", "check_token_text"]
+__all__ = ["UTC", "AwsCredentials", "BearerToken", "Credential", "check_token_text"]
 
 UTC = timezone(timedelta(0))  # the very object `timezone.utc` is, spelled so 3.10 lint agrees
 
@@ -29,15 +29,6 @@ def _check_expiry(expires_at: datetime | None) -> datetime | None:
 # Whitespace (any Unicode space, line and paragraph separators) and C0/C1 control characters:
 # none belongs in a token, and in an HTTP header a CR or LF is a header-injection attempt.
 _BAD_TOKEN_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-
-
-class TokenTextError(ConfigurationError, MalformedResponseError):
-    """Raised for a token that is empty or holds whitespace or a control character.
-
-    Catchable as either parent: a `ConfigurationError` when the token came from configuration
-    (a static token, an environment variable, a file), a `MalformedResponseError` when an
-    endpoint answered with it (raised inside `resolve()`, and not retryable).
-    """
 
 
 def check_token_text(name: str, value: SecretString) -> None:

@@ -5,11 +5,14 @@ The hierarchy::
     LiterAuthError
     ├── ConfigurationError              bad arguments, environment or files (at construction)
     │   ├── SourceNotConfigured         a chain source's variables or files are absent here
-    │   └── ModelConfigError            a [[models]] file has problems (all listed at once)
+    │   ├── ModelConfigError            a [[models]] file has problems (all listed at once)
+    │   └── TokenTextError              a token that is empty or holds whitespace or control
+    │                                   characters (also a MalformedResponseError, below)
     └── CredentialError                 obtaining a credential failed (at resolve() time)
         ├── TokenEndpointError          the endpoint answered with an error
         ├── TransportError              connection failure, timeout, TLS, proxy (see `reason`)
         ├── MalformedResponseError      a 2xx body that cannot be used
+        │   └── TokenTextError          ... when the endpoint answered with such a token
         └── CredentialSourceError       a local source (token file, process) could not be read
 
 What to catch:
@@ -38,6 +41,7 @@ __all__ = [
     "ModelConfigError",
     "SourceNotConfigured",
     "TokenEndpointError",
+    "TokenTextError",
     "TransportError",
     "TransportReason",
 ]
@@ -143,6 +147,15 @@ class TransportError(CredentialError):
 
 class MalformedResponseError(CredentialError):
     """Raised when a 2xx answer cannot be parsed or lacks a required field."""
+
+
+class TokenTextError(ConfigurationError, MalformedResponseError):
+    """Raised for a token that is empty or holds whitespace or a control character.
+
+    Catchable as either parent: a `ConfigurationError` when the token came from configuration
+    (a static token, an environment variable, a file), a `MalformedResponseError` when an
+    endpoint answered with it (raised inside `resolve()`, and not retryable).
+    """
 
 
 class CredentialSourceError(CredentialError):

@@ -295,7 +295,7 @@ def tls_server() -> Iterator[FakeIdentityServer]:
         yield srv
 
 
-UNTRUSTED = Case("untrusted_tls", lambda h: None, TransportError, None, 1)
+UNTRUSTED = Case("untrusted_tls", lambda h: None, TransportError, None, 1, cooldown=COOLDOWN)  # permanent
 
 
 @pytest.mark.parametrize("state", STATES)
