@@ -149,9 +149,14 @@ def _timestamp(now: datetime | float | None) -> str:
     return now.astimezone(UTC).strftime(_TIMESTAMP)
 
 
-def check_name(what: str, value: object) -> str:
+def check_name(what: str, value: object, *, owner: str = "SigV4") -> str:
+    """`value` if it can be a region or service name in a credential scope; else `ConfigurationError`.
+
+    Deliberately permissive (lower-case letters, digits, ``-``): a new region or service must
+    not need a release. `owner` names who was given the value, for the message.
+    """
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ConfigurationError(f"SigV4 {what} must look like 'us-east-1' or 'bedrock', got {value!r}")
+        raise ConfigurationError(f"{owner} {what} must look like 'us-east-1' or 'bedrock', got {value!r}")
     return value
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import abc
 import functools
-import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,6 +23,7 @@ from requests.exceptions import UnrewindableBodyError
 from requests.utils import rewind_body
 
 from ..aws._sigv4 import check_name, sign, strict_url
+from ..aws._sts import error_code_of
 from ..credentials import AwsCredentials, BearerToken, Credential
 from ..errors import ConfigurationError
 from ..provider import SupportsResolve
@@ -42,8 +41,6 @@ __all__ = [
 EXPIRED_CREDENTIAL_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
 )
-_XML_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.:-]{1,100})\s*</Code>")
-_MAX_ERROR_BODY = 64 * 1024  # error documents are small; look no further for a code
 
 _log = logging.getLogger("literauth.integrations.requests")
 
@@ -206,30 +203,11 @@ def bearer_token_callable(provider: SupportsResolve) -> Callable[[], str]:
 
 
 def aws_error_code(response: requests.Response) -> str | None:
-    """The AWS error code of an answer: from `x-amzn-ErrorType`, a JSON or an XML body."""
-    header = response.headers.get("x-amzn-ErrorType")
-    if header:
-        return _short_code(header.split(":", 1)[0])
-    body = response.content[:_MAX_ERROR_BODY] if response.content else b""
-    stripped = body.lstrip()
-    if stripped.startswith(b"{"):
-        try:
-            data = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return None
-        if isinstance(data, dict):
-            for key in ("__type", "code", "Code"):
-                value = data.get(key)
-                if isinstance(value, str) and value:
-                    return _short_code(value)
-        return None
-    found = _XML_CODE.search(body)
-    return found.group(1).decode("ascii") if found else None
+    """The AWS error code of an answer (`x-amzn-ErrorType`, a JSON or an XML body); `None` if none.
 
-
-def _short_code(value: str) -> str:
-    """``com.amazon.coral.service#ExpiredTokenException`` -> ``ExpiredTokenException``."""
-    return value.rpartition("#")[2].strip()
+    A thin wrapper: `literauth.aws._sts.error_code_of` is the one reader, shared with STS.
+    """
+    return error_code_of(response.headers, response.content or b"")
 
 
 # -- requests auth ------------------------------------------------------------------
