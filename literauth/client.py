@@ -10,7 +10,6 @@ import dataclasses
 import logging
 import re
 import threading
-import typing
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,8 @@ import requests
 import requests.adapters
 
 from ._http import Timeout, check_endpoint_url
+from .aws._sigv4 import check_name
+from .aws._sts import PARTITION_DNS_SUFFIXES, is_region
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import ConfigurationError
 from .integrations.requests import BearerAuth, ProviderAuth, SigV4Auth, check_provider
@@ -34,9 +35,8 @@ _log = logging.getLogger("literauth.client")
 
 DEFAULT_TIMEOUT = 60.0  # seconds: LLM answers can take a while to generate
 _POOL_SIZE = 32  # connections kept per host: worker threads share one client (requests keeps 10)
-_AWS_SUFFIXES = (".amazonaws.com.cn", ".amazonaws.com", ".api.aws", ".on.aws")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")  # us-east-1, us-gov-west-1, cn-north-1
-_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+# AWS API host suffixes: every partition's DNS suffix, and the dual-stack and Lambda URL domains.
+_AWS_SUFFIXES = (*(f".{suffix}" for suffix in PARTITION_DNS_SUFFIXES), ".api.aws", ".on.aws")
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|https?:|//", re.IGNORECASE)
 _SIGNING_NAMES = {  # host label -> the service name requests are signed for
     "bedrock-runtime": "bedrock",
@@ -64,13 +64,13 @@ def infer_aws_region_and_service(host: str) -> tuple[str | None, str | None]:
     else:
         return None, None
     for index, label in enumerate(labels):
-        if _REGION.fullmatch(label):
+        if is_region(label):
             after = [name for name in labels[index + 1 :] if name not in _NOT_SERVICES]
             before = [name for name in labels[:index] if name not in _NOT_SERVICES]
             if after:  # <domain>.<region>.es.amazonaws.com
                 return label, _service(after[0])
             return label, _service(before[-1]) if before else None
-        if label.startswith("s3-") and _REGION.fullmatch(label[3:]):  # legacy s3-us-west-2
+        if label.startswith("s3-") and is_region(label[3:]):  # legacy s3-us-west-2
             return label[3:], "s3"
     service = _service(labels[-1]) if labels and labels[-1] else None
     if service in _GLOBAL_SERVICES:
@@ -107,9 +107,8 @@ def _check_headers(headers: object) -> Mapping[str, str]:
 
 
 def _check_aws_name(what: str, value: object) -> str | None:
-    if value is not None and (not isinstance(value, str) or not _NAME.fullmatch(value)):
-        raise ConfigurationError(f"ClientConfig {what} must look like 'us-east-1' or 'bedrock', got {value!r}")
-    return value
+    """`None` (infer it from the host), or a name `SigV4Auth` accepts."""
+    return None if value is None else check_name(what, value, owner="ClientConfig")
 
 
 def _shown_url(url: str) -> str:
@@ -163,17 +162,14 @@ class ClientConfig:
 
 
 def _declared_credential(provider: object) -> type[Credential] | None:
-    """The credential type a provider's annotations promise (`resolve` or `_fetch`), if any."""
-    for name in ("resolve", "_fetch"):
-        method = getattr(type(provider), name, None)
-        if method is None:
-            continue
-        try:
-            returned = typing.get_type_hints(method).get("return")
-        except (NameError, TypeError, AttributeError):  # unresolvable: use the host and the config
-            returned = None
-        if isinstance(returned, type) and issubclass(returned, (BearerToken, AwsCredentials)):
-            return returned
+    """The credential type `provider`'s class declares (`credential_type`); `None` when unknown.
+
+    Providers declare it as a public class attribute; the base `Credential` (the default)
+    says nothing, and then the host and the config decide.
+    """
+    declared = getattr(type(provider), "credential_type", Credential)
+    if isinstance(declared, type) and issubclass(declared, Credential) and declared is not Credential:
+        return declared
     return None
 
 
@@ -186,7 +182,7 @@ def _make_auth(config: ClientConfig) -> ProviderAuth:
     service = config.aws_service or service
     declared = _declared_credential(provider)
     explicit_aws = config.aws_region is not None or config.aws_service is not None
-    if declared is BearerToken:
+    if declared is not None and issubclass(declared, BearerToken):
         if explicit_aws:
             raise ConfigurationError(
                 f"ClientConfig: aws_region/aws_service are set but {type(provider).__name__} "
@@ -195,6 +191,11 @@ def _make_auth(config: ClientConfig) -> ProviderAuth:
         return BearerAuth(provider)
     if declared is None and not explicit_aws and not host.endswith(_AWS_SUFFIXES):
         return BearerAuth(provider)
+    if declared is not None and not issubclass(declared, AwsCredentials):
+        raise ConfigurationError(
+            f"ClientConfig: {type(provider).__name__} gives {declared.__name__}, which neither "
+            "BearerAuth nor SigV4Auth can put on a request"
+        )
     if region is None or service is None:
         missing = " and ".join(n for n, v in (("aws_region", region), ("aws_service", service)) if v is None)
         raise ConfigurationError(
