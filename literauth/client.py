@@ -23,7 +23,7 @@ from .aws._sigv4 import check_name
 from .aws._sts import PARTITION_DNS_SUFFIXES, is_region
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import ConfigurationError
-from .integrations.requests import BearerAuth, ProviderAuth, SigV4Auth, check_provider
+from .integrations.requests import BearerAuth, SigV4Auth, check_provider
 from .provider import SupportsResolve
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def _declared_credential(provider: object) -> type[Credential] | None:
     return None
 
 
-def _make_auth(config: ClientConfig) -> ProviderAuth:
+def _make_auth(config: ClientConfig) -> BearerAuth | SigV4Auth:
     """`BearerAuth` or `SigV4Auth`, from what the provider declares, the config and the host."""
     provider = config.credential_provider
     host = urlsplit(config.base_url).hostname or ""
