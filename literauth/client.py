@@ -2,6 +2,8 @@
 
 `Client` is a thin wrapper around a `requests.Session`: it joins paths to the base URL and
 signs every request, with `BearerAuth` for token providers and `SigV4Auth` for AWS ones.
+The provider's `credential_type` says which; a provider that declares none is judged by the
+host (an AWS API host means SigV4). `DefaultClient` is a deprecated alias of `Client`.
 """
 
 from __future__ import annotations
@@ -219,6 +221,10 @@ class Client:
     call passes ``allow_redirects=True``, so a credential never travels to another host.
     `session` lets you bring proxies, a CA bundle or adapters; a client closes only the
     session it created.
+
+    `close()` (or leaving a ``with`` block) ends the client, not the credential provider:
+    the provider may be shared, and has its own `close()` for its background refresh and its
+    connections. A closed client refuses requests with `ConfigurationError`.
     """
 
     def __init__(self, config: ClientConfig, session: requests.Session | None = None) -> None:
@@ -288,7 +294,10 @@ class Client:
         return self.request("DELETE", path, **kwargs)
 
     def close(self) -> None:
-        """Close the session if this client created it; later requests are refused."""
+        """Refuse later requests and close the session if this client created it.
+
+        The provider is left open (others may share it): close it yourself when done.
+        """
         self._closed.set()
         if self._owns_session:
             self._session.close()
@@ -303,4 +312,6 @@ class Client:
         return f"Client(base_url={_shown_url(self.config.base_url)!r}, auth={self.auth!r})"
 
 
-DefaultClient = Client  # the name the original API used
+#: Deprecated: the name the original API used, kept so old code runs; write `Client`.
+#: It is the same class and will be dropped before 1.0.
+DefaultClient = Client

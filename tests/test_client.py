@@ -426,6 +426,23 @@ def test_auth_kwarg_and_closed_client_are_refused(api: ApiServer) -> None:
     assert api.seen == []
 
 
+def test_closing_the_client_leaves_the_provider_open(api: ApiServer) -> None:
+    class Closable(DeclaredBearerProvider):
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    provider = Closable()
+    with Client(ClientConfig(api.url, provider)) as client:
+        pass
+    with pytest.raises(ConfigurationError, match="Client is closed"):
+        client.get("/")
+    assert provider.closed == 0
+    assert provider.resolve().token.expose_secret() == "declared-bearer-token"
+    assert Client.close.__doc__ is not None and "provider is left open" in Client.close.__doc__
+
+
 def test_client_needs_a_config() -> None:
     with pytest.raises(ConfigurationError, match="ClientConfig"):
         Client("https://api.example.com")  # type: ignore[arg-type]

@@ -25,7 +25,8 @@ from literauth import (
     StaticTokenProvider,
 )
 from literauth.credentials import UTC
-from literauth.sigv4 import SigV4Auth, aws_error_code, sign, strict_url
+from literauth.integrations.requests import aws_error_code
+from literauth.sigv4 import SigV4Auth, sign, strict_url
 
 from ..conftest import assert_no_secret
 
@@ -615,3 +616,10 @@ def test_raw_reserved_characters_in_the_query_are_canonicalised_like_aws() -> No
                               b"", NO_TOKEN, "us-east-1", "execute-api")
     assert ours["Authorization"] == theirs["Authorization"]
     assert strict_url(url).endswith("?path=a%2Fb%3Ac&at=%40&sp=a%20b")
+
+
+def test_the_public_face_promises_four_names() -> None:
+    import literauth.sigv4
+
+    assert literauth.sigv4.__all__ == ["ALGORITHM", "SigV4Auth", "sign", "strict_url"]
+    assert literauth.sigv4.SigV4Auth is SigV4Auth
