@@ -48,7 +48,7 @@ _SIGNING_NAMES = {  # host label -> the service name requests are signed for
     "s3-accesspoint": "s3",
     "s3-control": "s3",
 }
-_GLOBAL_SERVICES = frozenset({"sts", "s3", "iam"})  # hosts without a region sign for us-east-1
+_GLOBAL_SERVICES = frozenset({"sts", "s3", "iam"})  # aws-partition hosts without a region sign for us-east-1
 _NOT_SERVICES = frozenset({"dualstack", "vpce"})
 
 
@@ -75,7 +75,7 @@ def infer_aws_region_and_service(host: str) -> tuple[str | None, str | None]:
         if label.startswith("s3-") and is_region(label[3:]):  # legacy s3-us-west-2
             return label[3:], "s3"
     service = _service(labels[-1]) if labels and labels[-1] else None
-    if service in _GLOBAL_SERVICES:
+    if service in _GLOBAL_SERVICES and suffix == ".amazonaws.com":  # other partitions: no such default
         return "us-east-1", service
     return None, service
 

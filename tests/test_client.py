@@ -239,6 +239,7 @@ def test_absolute_urls_and_dot_segments_are_refused(path: str) -> None:
         ("bedrock-runtime.eusc-de-east-1.amazonaws.eu", ("eusc-de-east-1", "bedrock")),
         ("sts.us-isob-east-1.sc2s.sgov.gov", ("us-isob-east-1", "sts")),
         ("bedrock-runtime.us-iso-east-1.c2s.ic.gov", ("us-iso-east-1", "bedrock")),
+        ("iam.amazonaws.com.cn", (None, "iam")),  # us-east-1 is the aws partition's global region only
         ("ec2.amazonaws.com", (None, "ec2")),
         ("my-resource.openai.azure.com", (None, None)),
         ("amazonaws.com.evil.example", (None, None)),
