@@ -2,6 +2,8 @@
 
 `Client` is a thin wrapper around a `requests.Session`: it joins paths to the base URL and
 signs every request, with `BearerAuth` for token providers and `SigV4Auth` for AWS ones.
+The provider's `credential_type` says which; a provider that declares none is judged by the
+host (an AWS API host means SigV4). `DefaultClient` is a deprecated alias of `Client`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import dataclasses
 import logging
 import re
 import threading
-import typing
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -20,9 +21,11 @@ import requests
 import requests.adapters
 
 from ._http import Timeout, check_endpoint_url
+from .aws._sigv4 import check_name
+from .aws._sts import PARTITION_DNS_SUFFIXES, is_region
 from .credentials import AwsCredentials, BearerToken, Credential
 from .errors import ConfigurationError
-from .integrations.requests import BearerAuth, ProviderAuth, SigV4Auth, check_provider
+from .integrations.requests import BearerAuth, SigV4Auth, check_provider
 from .provider import SupportsResolve
 
 if TYPE_CHECKING:
@@ -34,9 +37,8 @@ _log = logging.getLogger("literauth.client")
 
 DEFAULT_TIMEOUT = 60.0  # seconds: LLM answers can take a while to generate
 _POOL_SIZE = 32  # connections kept per host: worker threads share one client (requests keeps 10)
-_AWS_SUFFIXES = (".amazonaws.com.cn", ".amazonaws.com", ".api.aws", ".on.aws")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")  # us-east-1, us-gov-west-1, cn-north-1
-_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+# AWS API host suffixes: every partition's DNS suffix, and the dual-stack and Lambda URL domains.
+_AWS_SUFFIXES = (*(f".{suffix}" for suffix in PARTITION_DNS_SUFFIXES), ".api.aws", ".on.aws")
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|https?:|//", re.IGNORECASE)
 _SIGNING_NAMES = {  # host label -> the service name requests are signed for
     "bedrock-runtime": "bedrock",
@@ -46,7 +48,7 @@ _SIGNING_NAMES = {  # host label -> the service name requests are signed for
     "s3-accesspoint": "s3",
     "s3-control": "s3",
 }
-_GLOBAL_SERVICES = frozenset({"sts", "s3", "iam"})  # hosts without a region sign for us-east-1
+_GLOBAL_SERVICES = frozenset({"sts", "s3", "iam"})  # aws-partition hosts without a region sign for us-east-1
 _NOT_SERVICES = frozenset({"dualstack", "vpce"})
 
 
@@ -64,16 +66,16 @@ def infer_aws_region_and_service(host: str) -> tuple[str | None, str | None]:
     else:
         return None, None
     for index, label in enumerate(labels):
-        if _REGION.fullmatch(label):
+        if is_region(label):
             after = [name for name in labels[index + 1 :] if name not in _NOT_SERVICES]
             before = [name for name in labels[:index] if name not in _NOT_SERVICES]
             if after:  # <domain>.<region>.es.amazonaws.com
                 return label, _service(after[0])
             return label, _service(before[-1]) if before else None
-        if label.startswith("s3-") and _REGION.fullmatch(label[3:]):  # legacy s3-us-west-2
+        if label.startswith("s3-") and is_region(label[3:]):  # legacy s3-us-west-2
             return label[3:], "s3"
     service = _service(labels[-1]) if labels and labels[-1] else None
-    if service in _GLOBAL_SERVICES:
+    if service in _GLOBAL_SERVICES and suffix == ".amazonaws.com":  # other partitions: no such default
         return "us-east-1", service
     return None, service
 
@@ -107,9 +109,8 @@ def _check_headers(headers: object) -> Mapping[str, str]:
 
 
 def _check_aws_name(what: str, value: object) -> str | None:
-    if value is not None and (not isinstance(value, str) or not _NAME.fullmatch(value)):
-        raise ConfigurationError(f"ClientConfig {what} must look like 'us-east-1' or 'bedrock', got {value!r}")
-    return value
+    """`None` (infer it from the host), or a name `SigV4Auth` accepts."""
+    return None if value is None else check_name(what, value, owner="ClientConfig")
 
 
 def _shown_url(url: str) -> str:
@@ -163,21 +164,18 @@ class ClientConfig:
 
 
 def _declared_credential(provider: object) -> type[Credential] | None:
-    """The credential type a provider's annotations promise (`resolve` or `_fetch`), if any."""
-    for name in ("resolve", "_fetch"):
-        method = getattr(type(provider), name, None)
-        if method is None:
-            continue
-        try:
-            returned = typing.get_type_hints(method).get("return")
-        except (NameError, TypeError, AttributeError):  # unresolvable: use the host and the config
-            returned = None
-        if isinstance(returned, type) and issubclass(returned, (BearerToken, AwsCredentials)):
-            return returned
+    """The credential type `provider`'s class declares (`credential_type`); `None` when unknown.
+
+    Providers declare it as a public class attribute; the base `Credential` (the default)
+    says nothing, and then the host and the config decide.
+    """
+    declared = getattr(type(provider), "credential_type", Credential)
+    if isinstance(declared, type) and issubclass(declared, Credential) and declared is not Credential:
+        return declared
     return None
 
 
-def _make_auth(config: ClientConfig) -> ProviderAuth:
+def _make_auth(config: ClientConfig) -> BearerAuth | SigV4Auth:
     """`BearerAuth` or `SigV4Auth`, from what the provider declares, the config and the host."""
     provider = config.credential_provider
     host = urlsplit(config.base_url).hostname or ""
@@ -186,7 +184,7 @@ def _make_auth(config: ClientConfig) -> ProviderAuth:
     service = config.aws_service or service
     declared = _declared_credential(provider)
     explicit_aws = config.aws_region is not None or config.aws_service is not None
-    if declared is BearerToken:
+    if declared is not None and issubclass(declared, BearerToken):
         if explicit_aws:
             raise ConfigurationError(
                 f"ClientConfig: aws_region/aws_service are set but {type(provider).__name__} "
@@ -195,6 +193,11 @@ def _make_auth(config: ClientConfig) -> ProviderAuth:
         return BearerAuth(provider)
     if declared is None and not explicit_aws and not host.endswith(_AWS_SUFFIXES):
         return BearerAuth(provider)
+    if declared is not None and not issubclass(declared, AwsCredentials):
+        raise ConfigurationError(
+            f"ClientConfig: {type(provider).__name__} gives {declared.__name__}, which neither "
+            "BearerAuth nor SigV4Auth can put on a request"
+        )
     if region is None or service is None:
         missing = " and ".join(n for n, v in (("aws_region", region), ("aws_service", service)) if v is None)
         raise ConfigurationError(
@@ -218,6 +221,10 @@ class Client:
     call passes ``allow_redirects=True``, so a credential never travels to another host.
     `session` lets you bring proxies, a CA bundle or adapters; a client closes only the
     session it created.
+
+    `close()` (or leaving a ``with`` block) ends the client, not the credential provider:
+    the provider may be shared, and has its own `close()` for its background refresh and its
+    connections. A closed client refuses requests with `ConfigurationError`.
     """
 
     def __init__(self, config: ClientConfig, session: requests.Session | None = None) -> None:
@@ -287,7 +294,10 @@ class Client:
         return self.request("DELETE", path, **kwargs)
 
     def close(self) -> None:
-        """Close the session if this client created it; later requests are refused."""
+        """Refuse later requests and close the session if this client created it.
+
+        The provider is left open (others may share it): close it yourself when done.
+        """
         self._closed.set()
         if self._owns_session:
             self._session.close()
@@ -302,4 +312,6 @@ class Client:
         return f"Client(base_url={_shown_url(self.config.base_url)!r}, auth={self.auth!r})"
 
 
-DefaultClient = Client  # the name the original API used
+#: Deprecated: the name the original API used, kept so old code runs; write `Client`.
+#: It is the same class and will be dropped before 1.0.
+DefaultClient = Client

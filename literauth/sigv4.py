@@ -1,11 +1,15 @@
 """AWS Signature Version 4: the pure `sign()` and `strict_url()`, and `SigV4Auth` for requests.
 
-`sign()` computes the headers for one request from `AwsCredentials`; `SigV4Auth` signs every
-`requests` call, first rewriting its URL to strict RFC 3986 encoding (a Bedrock model id's
-``:`` travels as ``%3A``) so the server reads exactly what was signed.
+`sign()` computes the headers for one request from `AwsCredentials`, for the URL exactly as
+it will be sent; `SigV4Auth` signs every `requests` call, first rewriting its URL to strict
+RFC 3986 encoding (a Bedrock model id's ``:`` travels as ``%3A``) so no proxy or server
+re-encodes what was signed.
+
+The promise is the four names in `__all__`. `aws_error_code` and `EXPIRED_CREDENTIAL_CODES`
+are still importable from here for old imports, but live in `literauth.integrations.requests`.
 """
 
 from .aws._sigv4 import ALGORITHM, sign, strict_url
-from .integrations.requests import EXPIRED_CREDENTIAL_CODES, SigV4Auth, aws_error_code
+from .integrations.requests import EXPIRED_CREDENTIAL_CODES, SigV4Auth, aws_error_code  # noqa: F401  # not promised
 
-__all__ = ["ALGORITHM", "EXPIRED_CREDENTIAL_CODES", "SigV4Auth", "aws_error_code", "sign", "strict_url"]
+__all__ = ["ALGORITHM", "SigV4Auth", "sign", "strict_url"]

@@ -9,7 +9,7 @@ import pathlib
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -27,7 +27,7 @@ from literauth.client import (
     DefaultClient,
     infer_aws_region_and_service,
 )
-from literauth.credentials import UTC
+from literauth.credentials import UTC, Credential
 from literauth.integrations.requests import BearerAuth
 from literauth.provider import RefreshingCredentialProvider
 from literauth.sigv4 import SigV4Auth
@@ -72,6 +72,24 @@ class AwsProvider:
 
 
 class TypedAwsProvider:
+    """Declares its credential type, as providers do."""
+
+    credential_type: ClassVar[type[AwsCredentials]] = AwsCredentials
+
+    def resolve(self) -> AwsCredentials:
+        return aws(1)
+
+
+class DeclaredBearerProvider:
+    credential_type: ClassVar[type[BearerToken]] = BearerToken
+
+    def resolve(self) -> BearerToken:
+        return BearerToken(SecretString("declared-bearer-token"))
+
+
+class AnnotatedOnlyProvider:
+    """Annotated but declaring nothing: annotations are not read, the host decides."""
+
     def resolve(self) -> AwsCredentials:
         return aws(1)
 
@@ -80,6 +98,7 @@ class KeyIssuer(RefreshingCredentialProvider):
     """The real caching engine, issuing a new key pair on every fetch."""
 
     provider_name = "key-issuer"
+    credential_type: ClassVar[type[AwsCredentials]] = AwsCredentials
 
     def __init__(self) -> None:
         super().__init__(background_refresh=False)
@@ -216,6 +235,11 @@ def test_absolute_urls_and_dot_segments_are_refused(path: str) -> None:
         ("runtime.sagemaker.eu-west-1.amazonaws.com", ("eu-west-1", "sagemaker")),
         ("search-logs-abc.us-east-1.es.amazonaws.com", ("us-east-1", "es")),
         ("xyz.lambda-url.us-east-1.on.aws", ("us-east-1", "lambda")),
+        # Every partition's DNS suffix and region shape, from the one table and pattern in aws/_sts.
+        ("bedrock-runtime.eusc-de-east-1.amazonaws.eu", ("eusc-de-east-1", "bedrock")),
+        ("sts.us-isob-east-1.sc2s.sgov.gov", ("us-isob-east-1", "sts")),
+        ("bedrock-runtime.us-iso-east-1.c2s.ic.gov", ("us-iso-east-1", "bedrock")),
+        ("iam.amazonaws.com.cn", (None, "iam")),  # us-east-1 is the aws partition's global region only
         ("ec2.amazonaws.com", (None, "ec2")),
         ("my-resource.openai.azure.com", (None, None)),
         ("amazonaws.com.evil.example", (None, None)),
@@ -237,10 +261,35 @@ def test_typed_aws_provider_on_an_aws_host_gets_sigv4_with_inferred_scope() -> N
     assert (client.auth.region, client.auth.service) == ("eu-west-3", "bedrock")
 
 
-def test_engine_provider_annotations_are_read() -> None:
+def test_engine_provider_declaring_aws_keys_gets_sigv4() -> None:
     client = Client(ClientConfig("https://sts.ap-south-1.amazonaws.com", KeyIssuer()))
     assert isinstance(client.auth, SigV4Auth)
     assert (client.auth.region, client.auth.service) == ("ap-south-1", "sts")
+
+
+def test_declared_credential_type_decides_and_annotations_are_not_read() -> None:
+    gateway = "https://gateway.example.com"
+    declared = Client(ClientConfig(gateway, TypedAwsProvider(), aws_region="eu-west-1", aws_service="execute-api"))
+    assert isinstance(declared.auth, SigV4Auth)
+    # Declaring nothing: the host says bearer, whatever resolve()'s annotation says.
+    assert isinstance(Client(ClientConfig(gateway, AnnotatedOnlyProvider())).auth, BearerAuth)
+    assert isinstance(Client(ClientConfig(BEDROCK, AnnotatedOnlyProvider())).auth, SigV4Auth)
+    # A declared bearer provider on an AWS host is still a bearer provider.
+    assert isinstance(Client(ClientConfig(BEDROCK, DeclaredBearerProvider())).auth, BearerAuth)
+
+
+def test_a_credential_type_no_auth_can_apply_is_refused() -> None:
+    class Odd(Credential):
+        pass
+
+    class OddProvider:
+        credential_type: ClassVar[type[Credential]] = Odd
+
+        def resolve(self) -> Credential:
+            return Odd()
+
+    with pytest.raises(ConfigurationError, match="Odd"):
+        Client(ClientConfig(BEDROCK, OddProvider()))
 
 
 def test_explicit_values_win_over_inference() -> None:
@@ -261,7 +310,7 @@ def test_aws_provider_without_inferable_scope_fails_at_construction() -> None:
 
 def test_bearer_provider_with_aws_scope_is_a_contradiction() -> None:
     with pytest.raises(ConfigurationError, match="bearer"):
-        Client(ClientConfig(BEDROCK, StaticTokenProvider("t"), aws_region="us-east-1"))
+        Client(ClientConfig(BEDROCK, DeclaredBearerProvider(), aws_region="us-east-1"))
 
 
 def test_untyped_provider_follows_the_host() -> None:
@@ -376,6 +425,23 @@ def test_auth_kwarg_and_closed_client_are_refused(api: ApiServer) -> None:
     with pytest.raises(ConfigurationError, match="closed"):
         client.get("/")
     assert api.seen == []
+
+
+def test_closing_the_client_leaves_the_provider_open(api: ApiServer) -> None:
+    class Closable(DeclaredBearerProvider):
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    provider = Closable()
+    with Client(ClientConfig(api.url, provider)) as client:
+        pass
+    with pytest.raises(ConfigurationError, match="Client is closed"):
+        client.get("/")
+    assert provider.closed == 0
+    assert provider.resolve().token.expose_secret() == "declared-bearer-token"
+    assert Client.close.__doc__ is not None and "provider is left open" in Client.close.__doc__
 
 
 def test_client_needs_a_config() -> None:

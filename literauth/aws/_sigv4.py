@@ -71,13 +71,16 @@ def strict_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "&".join(pieces), parts.fragment))
 
 
-def _remove_dot_segments(segments: list[bytes]) -> list[bytes]:
-    """RFC 3986 dot-segment removal; empty segments (``//``) go too, as AWS expects."""
-    kept: list[bytes] = []
+def _remove_dot_segments(segments: list[str]) -> list[str]:
+    """RFC 3986 dot-segment removal; empty segments (``//``) go too, as AWS expects.
+
+    Only literal ``.`` and ``..`` count: an encoded ``%2E`` is data on the wire, and AWS reads it so.
+    """
+    kept: list[str] = []
     for segment in segments:
-        if segment in (b"", b"."):
+        if segment in ("", "."):
             continue
-        if segment == b"..":
+        if segment == "..":
             if kept:
                 kept.pop()
         else:
@@ -86,15 +89,23 @@ def _remove_dot_segments(segments: list[bytes]) -> list[bytes]:
 
 
 def _canonical_uri(path: str, service: str) -> str:
+    """The canonical URI AWS computes from `path` exactly as it travels on the wire.
+
+    All services but S3: normalise the wire path (dot segments, ``//``), then percent-encode
+    it once more, ``%`` included. A strictly encoded ``%24`` so becomes ``%2524`` (the
+    documented "encode twice") while a raw ``$`` becomes ``%24`` (the published vector
+    ``normalize-path/get-special-character``): AWS encodes what it received, never what the
+    caller meant. Decoding first would double-encode a raw path and break its signature.
+    S3 encodes each segment once and does not normalise, so a raw and a strict S3 path sign alike.
+    """
     if not path:
         return "/"
-    segments = _path_segments(path)
     if service in _SINGLE_ENCODED:
-        return "/".join(_encode(segment) for segment in segments)
-    kept = _remove_dot_segments(segments)
+        return "/".join(_encode(segment) for segment in _path_segments(path))
+    kept = _remove_dot_segments(path.split("/"))
     if not kept:
         return "/"
-    encoded = "/".join(_encode(_encode(segment)) for segment in kept)  # twice: all but S3
+    encoded = "/".join(_encode(segment) for segment in kept)  # the wire form, encoded once more
     trailing = "/" if path.endswith("/") else ""
     return f"/{encoded}{trailing}" if path.startswith("/") else encoded + trailing
 
@@ -138,9 +149,14 @@ def _timestamp(now: datetime | float | None) -> str:
     return now.astimezone(UTC).strftime(_TIMESTAMP)
 
 
-def check_name(what: str, value: object) -> str:
+def check_name(what: str, value: object, *, owner: str = "SigV4") -> str:
+    """`value` if it can be a region or service name in a credential scope; else `ConfigurationError`.
+
+    Deliberately permissive (lower-case letters, digits, ``-``): a new region or service must
+    not need a release. `owner` names who was given the value, for the message.
+    """
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ConfigurationError(f"SigV4 {what} must look like 'us-east-1' or 'bedrock', got {value!r}")
+        raise ConfigurationError(f"{owner} {what} must look like 'us-east-1' or 'bedrock', got {value!r}")
     return value
 
 
@@ -173,9 +189,11 @@ def sign(
 
     Returns `Authorization` and `X-Amz-Date`, `X-Amz-Security-Token` when the credentials
     carry a session token, and `X-Amz-Content-SHA256` for S3 unless the caller set it (its
-    value is then signed as the payload hash, e.g. ``UNSIGNED-PAYLOAD``). `url` is what will be
-    sent (`strict_url()` gives the safest form), `body` its exact bytes (a `str` counts as
-    UTF-8) and `now` the signing time (a timezone-aware datetime or epoch seconds; `None` is now).
+    value is then signed as the payload hash, e.g. ``UNSIGNED-PAYLOAD``). `url` is exactly what
+    will be sent, strictly encoded or not: the signature is computed from the path as it
+    travels, as AWS computes it (`strict_url()` gives the form every proxy keeps intact).
+    `body` is its exact bytes (a `str` counts as UTF-8) and `now` the signing time (a
+    timezone-aware datetime or epoch seconds; `None` is now).
     """
     if not isinstance(credentials, AwsCredentials):
         raise ConfigurationError(f"sign needs AwsCredentials, got {type(credentials).__name__}")

@@ -6,7 +6,9 @@ The XML is parsed with `literauth._xml` (no DTDs or entities, bounded size and d
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -20,12 +22,16 @@ if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
 __all__ = [
+    "PARTITION_DNS_SUFFIXES",
     "STS_API_VERSION",
     "STS_NAMESPACE",
     "check_duration",
+    "check_partition",
     "check_region",
     "check_role_arn",
     "check_session_name",
+    "error_code_of",
+    "is_region",
     "parse_credentials_response",
     "parse_sts_error",
     "sts_endpoint_for",
@@ -67,18 +73,43 @@ _DNS_SUFFIXES = {
     "aws-iso-e": "cloud.adc-e.uk",
     "aws-eusc": "amazonaws.eu",
 }
+PARTITION_DNS_SUFFIXES = tuple(sorted(set(_DNS_SUFFIXES.values()), key=len, reverse=True))  # longest first
 
 _RETRYABLE_CODES = frozenset({"IDPCommunicationError", "Throttling"})  # transient on STS's side
-_HINTS = {
-    "InvalidIdentityToken": "Check that the IAM OIDC provider and the role's trust policy match the token "
-    "(issuer, audience sts.amazonaws.com, subject)",
-    "ExpiredTokenException": "The web identity token has expired; the token file is re-read on the next "
-    "attempt, so check that it is being rotated",
+_MAX_ERROR_BODY = 64 * 1024  # AWS error documents are well under 1 KiB; look no further for a code
+
+# What to check, by error code: first the hints of the action, then those of every action.
+_COMMON_HINTS = {
     "AccessDenied": "Check that the role's trust policy allows sts:{action} for this identity",
-    "IDPRejectedClaim": "The identity provider rejected the token's claims",
     "RegionDisabledException": "STS is not activated in this region for the account; activate it in IAM "
     "or choose another region",
 }
+_ACTION_HINTS = {
+    "AssumeRoleWithWebIdentity": {
+        "InvalidIdentityToken": "Check that the IAM OIDC provider and the role's trust policy match the token "
+        "(issuer, audience sts.amazonaws.com, subject)",
+        "ExpiredTokenException": "The web identity token has expired; the token file is re-read on the next "
+        "attempt, so check that it is being rotated",
+        "IDPRejectedClaim": "The identity provider rejected the token's claims",
+    },
+    "AssumeRole": {
+        "AccessDenied": "Check that the role's trust policy allows sts:AssumeRole for the source identity, "
+        "and that the source identity's own policy allows sts:AssumeRole on the role",
+        "ExpiredToken": "The source credentials that signed the call have expired; refresh them",
+        "InvalidClientTokenId": "The source access key is unknown to AWS or was deactivated",
+        "SignatureDoesNotMatch": "The source secret access key does not match its access key id",
+        "MalformedPolicyDocument": "The session policy passed with the call is not valid IAM policy JSON",
+        "PackedPolicyTooLarge": "The session policy or session tags are too large; shorten them",
+    },
+}
+
+
+def _hint(code: str | None, action: str) -> str | None:
+    """The hint that fits `code` for `action`, with the action's name filled in; `None` if none."""
+    if code is None:
+        return None
+    text = _ACTION_HINTS.get(action, {}).get(code) or _COMMON_HINTS.get(code)
+    return None if text is None else text.format(action=action)
 
 
 def _partition_of_region(region: str) -> str:
@@ -120,9 +151,17 @@ def check_session_name(provider: str, session_name: object) -> str:
     return session_name
 
 
+def is_region(name: str) -> bool:
+    """Whether `name` reads as an AWS region: ``us-east-1``, ``us-gov-west-1``, ``eusc-de-east-1``...
+
+    The one region pattern: providers validate with it and `Client` finds the region in a host with it.
+    """
+    return _REGION.fullmatch(name) is not None
+
+
 def check_region(provider: str, region: object) -> str:
     """An AWS region name such as ``us-east-1`` or ``us-gov-west-1``."""
-    if not isinstance(region, str) or not _REGION.fullmatch(region):
+    if not isinstance(region, str) or not is_region(region):
         raise ConfigurationError(f"{provider}: region must look like 'us-east-1', got {region!r}")
     return region
 
@@ -248,25 +287,82 @@ def _child_text(element: Element | None, name: str) -> str | None:
     return text or None
 
 
-def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIdentity") -> EndpointError:
-    """`Code`, `Message` and `RequestId` of an STS `ErrorResponse`; empty when unreadable.
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case (`requests` is case-blind, a plain dict is not)."""
+    value = headers.get(name)
+    if value is None:
+        lower = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lower), None)
+    return value
 
+
+def _valid_code(value: object) -> str | None:
+    """``com.amazon.coral.service#ExpiredTokenException`` -> ``ExpiredTokenException``; junk -> `None`."""
+    if not isinstance(value, str):
+        return None
+    code = value.rpartition("#")[2].strip()
+    return code if _ERROR_CODE.fullmatch(code) else None
+
+
+def _read_error(headers: Mapping[str, str], body: bytes) -> tuple[str | None, Element | None]:
+    """The error code, and the XML document when the body is one (for its other fields).
+
+    Sources, in the order AWS protocols use them: the `x-amzn-ErrorType` header (REST-JSON),
+    a JSON body's `__type` or `code` (JSON and Smithy RPC), an XML `<Error><Code>` (Query,
+    REST-XML, S3). Only the first 64 KiB are read; nothing raises.
+    """
+    from .._xml import XmlError, find_local, parse_xml
+
+    header = _header(headers, "x-amzn-ErrorType")
+    header_code = _valid_code(header.split(":", 1)[0]) if header else None
+    body = body[:_MAX_ERROR_BODY]
+    stripped = body.lstrip()
+    if stripped.startswith(b"{"):
+        return header_code or _json_code(stripped), None
+    try:
+        root = parse_xml(body, max_bytes=_MAX_ERROR_BODY)
+    except XmlError:
+        return header_code, None
+    return header_code or _valid_code(_child_text(find_local(root, "Error"), "Code")), root
+
+
+def _json_code(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
+        return None
+    if isinstance(data, dict):
+        for key in ("__type", "code", "Code"):
+            code = _valid_code(data.get(key))
+            if code is not None:
+                return code
+    return None
+
+
+def error_code_of(headers: Mapping[str, str], body: bytes) -> str | None:
+    """The AWS error code of an answer (``ExpiredToken``, ``ThrottlingException``...); `None` if none.
+
+    The one reader for every AWS protocol: STS errors and the API answers `SigV4Auth` judges
+    both go through it. Bounded and total: any header or body gives a code or `None`.
+    """
+    return _read_error(headers, body)[0]
+
+
+def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIdentity") -> EndpointError:
+    """`Code`, `Message` and `RequestId` of an STS error answer to `action`; empty when unreadable.
+
+    The hint fits the action: an `AccessDenied` to AssumeRole points at the source
+    identity's policy, one to AssumeRoleWithWebIdentity at the OIDC trust.
     `IDPCommunicationError` and `Throttling` are retryable; other codes are not, except
     on 429 and 5xx answers, which are left to the HTTP status. (The fetcher masks the token
     should the server echo it.)
     """
-    from .._xml import XmlError, find_local, parse_xml
+    from .._xml import find_local
 
-    try:
-        root = parse_xml(response.body)
-    except XmlError:
-        return EndpointError(None)
-    error = find_local(root, "Error")
-    code = _child_text(error, "Code")
-    if code is not None and not _ERROR_CODE.fullmatch(code):
-        code = None
+    code, root = _read_error(response.headers, response.body)
+    error = None if root is None else find_local(root, "Error")
     message = _child_text(error, "Message")
-    request_id = _child_text(root, "RequestId") or response.headers.get("x-amzn-RequestId")
+    request_id = _child_text(root, "RequestId") or _header(response.headers, "x-amzn-RequestId")
     if code in _RETRYABLE_CODES:
         retryable: bool | None = True
     elif code is not None and not RetryPolicy.is_retryable_status(response.status_code):
@@ -278,5 +374,5 @@ def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIde
         description=message,
         retryable=retryable,
         reference=f"RequestId {request_id}" if request_id else None,
-        hint=_HINTS[code].format(action=action) if code in _HINTS else None,
+        hint=_hint(code, action),
     )

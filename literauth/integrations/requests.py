@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import abc
 import functools
-import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -25,9 +23,11 @@ from requests.exceptions import UnrewindableBodyError
 from requests.utils import rewind_body
 
 from ..aws._sigv4 import check_name, sign, strict_url
+from ..aws._sts import error_code_of
 from ..credentials import AwsCredentials, BearerToken, Credential
 from ..errors import ConfigurationError
 from ..provider import SupportsResolve
+from ._rejection import fresher_credential
 
 __all__ = [
     "EXPIRED_CREDENTIAL_CODES",
@@ -42,35 +42,36 @@ __all__ = [
 EXPIRED_CREDENTIAL_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
 )
-_XML_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.:-]{1,100})\s*</Code>")
-_MAX_ERROR_BODY = 64 * 1024  # error documents are small; look no further for a code
 
 _log = logging.getLogger("literauth.integrations.requests")
 
+C = TypeVar("C", bound=Credential)
+
 
 def check_provider(provider: object, what: str) -> SupportsResolve:
-    """Return `provider` if it has a callable `resolve()`; else raise ConfigurationError."""
-    if not callable(getattr(provider, "resolve", None)):
+    """`provider`, typed as a provider, if it has a callable `resolve()`; else `ConfigurationError`."""
+    if not isinstance(provider, SupportsResolve) or not callable(provider.resolve):
         raise ConfigurationError(
             f"{what} needs a credential provider (an object with resolve()), got {type(provider).__name__}"
         )
-    return provider  # type: ignore[return-value]
+    return provider
 
 
-class ProviderAuth(requests.auth.AuthBase, abc.ABC):
+class ProviderAuth(requests.auth.AuthBase, abc.ABC, Generic[C]):
     """Base of the `requests` auths fed by a provider: apply a credential, retry once if rejected.
 
-    Subclasses say how a credential goes on a request (`_apply`), which credential type they
-    take (`credential_type`) and what a rejection looks like (`is_rejection`).
+    Subclasses name the credential type they take (`ProviderAuth[BearerToken]`, and the same
+    class in `credential_type`, checked at run time), say how it goes on a request
+    (`_apply`) and what a rejection looks like (`is_rejection`).
     """
 
-    credential_type: type[Credential] = Credential
+    credential_type: type[C]
 
     def __init__(self, provider: SupportsResolve) -> None:
         self.provider = check_provider(provider, type(self).__name__)
 
     @abc.abstractmethod
-    def _apply(self, request: requests.PreparedRequest, credential: Any) -> None:
+    def _apply(self, request: requests.PreparedRequest, credential: C) -> None:
         """Put `credential` on `request` (called again, on a copy, for the retry)."""
 
     @abc.abstractmethod
@@ -86,7 +87,8 @@ class ProviderAuth(requests.auth.AuthBase, abc.ABC):
         hooks.append(functools.partial(self._after_response, credential))
         return request
 
-    def _resolve(self) -> Credential:
+    def _resolve(self) -> C:
+        """The provider's credential, checked to be a `credential_type`."""
         credential = self.provider.resolve()
         if not isinstance(credential, self.credential_type):
             raise ConfigurationError(self._wrong_credential(credential))
@@ -98,22 +100,7 @@ class ProviderAuth(requests.auth.AuthBase, abc.ABC):
             f"{type(self.provider).__name__} returned {type(credential).__name__}"
         )
 
-    def _fresh_credential(self, used: Credential) -> Credential | None:
-        """A credential other than `used`, dropping the provider's cache if it still holds `used`.
-
-        Another thread may have refreshed already; then its credential is taken as it is.
-        `None` when the provider has nothing new to offer (a retry would change nothing).
-        """
-        current = self._resolve()
-        if current != used:
-            return current
-        invalidate = getattr(self.provider, "invalidate", None)
-        if callable(invalidate):
-            invalidate()
-            current = self._resolve()
-        return None if current == used else current
-
-    def _after_response(self, used: Credential, response: requests.Response, **kwargs: Any) -> requests.Response:
+    def _after_response(self, used: C, response: requests.Response, **kwargs: Any) -> requests.Response:
         """The response hook: on a rejection, re-send a copy once with a fresh credential."""
         if not self.is_rejection(response):
             return response
@@ -123,7 +110,7 @@ class ProviderAuth(requests.auth.AuthBase, abc.ABC):
             _log.debug("%s: HTTP %d from %s; the body cannot be replayed, not retrying",
                        type(self).__name__, response.status_code, host)
             return response
-        fresh = self._fresh_credential(used)
+        fresh = fresher_credential(self.provider, used, self._resolve)
         if fresh is None:
             _log.debug("%s: HTTP %d from %s; the provider has no other credential, not retrying",
                        type(self).__name__, response.status_code, host)
@@ -156,7 +143,7 @@ def _rewind(request: requests.PreparedRequest) -> bool:
     return True
 
 
-class BearerAuth(ProviderAuth):
+class BearerAuth(ProviderAuth[BearerToken]):
     """Sets `Authorization: Bearer <token>` from `provider.resolve()` on every request.
 
     A 401 answer drops the provider's cache and the request is retried once with a new token.
@@ -206,30 +193,11 @@ def bearer_token_callable(provider: SupportsResolve) -> Callable[[], str]:
 
 
 def aws_error_code(response: requests.Response) -> str | None:
-    """The AWS error code of an answer: from `x-amzn-ErrorType`, a JSON or an XML body."""
-    header = response.headers.get("x-amzn-ErrorType")
-    if header:
-        return _short_code(header.split(":", 1)[0])
-    body = response.content[:_MAX_ERROR_BODY] if response.content else b""
-    stripped = body.lstrip()
-    if stripped.startswith(b"{"):
-        try:
-            data = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return None
-        if isinstance(data, dict):
-            for key in ("__type", "code", "Code"):
-                value = data.get(key)
-                if isinstance(value, str) and value:
-                    return _short_code(value)
-        return None
-    found = _XML_CODE.search(body)
-    return found.group(1).decode("ascii") if found else None
+    """The AWS error code of an answer (`x-amzn-ErrorType`, a JSON or an XML body); `None` if none.
 
-
-def _short_code(value: str) -> str:
-    """``com.amazon.coral.service#ExpiredTokenException`` -> ``ExpiredTokenException``."""
-    return value.rpartition("#")[2].strip()
+    A thin wrapper: `literauth.aws._sts.error_code_of` is the one reader, shared with STS.
+    """
+    return error_code_of(response.headers, response.content or b"")
 
 
 # -- requests auth ------------------------------------------------------------------
@@ -264,7 +232,7 @@ def _iterable(body: object) -> Iterable[bytes | str]:
     return body
 
 
-class SigV4Auth(ProviderAuth):
+class SigV4Auth(ProviderAuth[AwsCredentials]):
     """Signs each `requests` call with SigV4, resolving `AwsCredentials` from the provider.
 
     A 400 or 403 whose AWS error code says the keys expired or are unknown

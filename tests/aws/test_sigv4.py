@@ -25,7 +25,8 @@ from literauth import (
     StaticTokenProvider,
 )
 from literauth.credentials import UTC
-from literauth.sigv4 import SigV4Auth, aws_error_code, sign, strict_url
+from literauth.integrations.requests import aws_error_code
+from literauth.sigv4 import SigV4Auth, sign, strict_url
 
 from ..conftest import assert_no_secret
 
@@ -317,13 +318,76 @@ def test_bedrock_model_id_colon_is_percent_3a_on_the_wire_and_double_encoded_whe
         "content-type;host;x-amz-date;x-amz-security-token", hashlib.sha256(body).hexdigest(),
     ])
     expected = _hand_signature(canonical, "20270115T080000Z", "us-east-1", "bedrock", SECRET)
-    for url in (raw, wire):  # the raw model id or the encoded one: the same signature
-        headers = sign("POST", url, JSON, body, WITH_TOKEN, region="us-east-1", service="bedrock", now=NOW)
-        assert headers["Authorization"].endswith(f"Signature={expected}")
+    headers = sign("POST", wire, JSON, body, WITH_TOKEN, region="us-east-1", service="bedrock", now=NOW)
+    assert headers["Authorization"].endswith(f"Signature={expected}")
+    # A raw colon travels raw, so AWS encodes it once: sign() follows the URL it is given.
+    raw_signed = sign("POST", raw, JSON, body, WITH_TOKEN, region="us-east-1", service="bedrock", now=NOW)
+    assert not raw_signed["Authorization"].endswith(f"Signature={expected}")
+    assert botocore_canonical_request("POST", raw, "bedrock").split("\n")[1] == (
+        "/model/anthropic.claude-3-opus-20240229-v1%3A0/converse"
+    )
+    # SigV4Auth sends the strict form, and signs it.
     auth = SigV4Auth(Provider(WITH_TOKEN), region="us-east-1", clock=lambda: NOW.timestamp())
     prepared = requests.Request("POST", raw, headers=JSON, data=body, auth=auth).prepare()
     assert prepared.url == wire
     assert prepared.headers["Authorization"].endswith(f"Signature={expected}")
+
+
+# The canonical URI is the wire path encoded once more (all services but S3), whether or
+# not the caller encoded it strictly: botocore, given the same URL, is the oracle.
+WIRE_PATHS = [
+    ("/example/$delete", "/example/%24delete"),
+    ("/a b", "/a%20b"),
+    ("/a%20b", "/a%2520b"),
+    ("/%3A", "/%253A"),
+    ("/model/anthropic.claude-3:0/invoke", "/model/anthropic.claude-3%3A0/invoke"),
+    ("/model/x%3A0/invoke", "/model/x%253A0/invoke"),
+    ("/~user", "/~user"),
+    ("/a+b", "/a%2Bb"),
+    ("/\u00fc", "/%C3%BC"),
+    ("//double//slash/", "/double/slash/"),
+    ("/./a/../b", "/b"),
+    ("/%2E/a", "/%252E/a"),  # an encoded dot is data, not a dot segment
+    ("/a%2Fb", "/a%252Fb"),
+    ("", "/"),
+]
+
+
+@pytest.mark.parametrize(("path", "canonical_uri"), WIRE_PATHS, ids=[p for p, _ in WIRE_PATHS])
+def test_any_wire_path_signs_like_botocore(path: str, canonical_uri: str) -> None:
+    url = f"https://example.amazonaws.com{path}"
+    assert botocore_canonical_request("GET", url, "service").split("\n")[1] == canonical_uri
+    ours = sign("GET", url, {}, b"", SUITE, region="us-east-1", service="service", now=NOW)
+    theirs = botocore_headers("GET", url, [], {}, b"", SUITE, "us-east-1", "service")
+    assert ours["Authorization"] == theirs["Authorization"]
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "signature"),
+    [  # published in the AWS SigV4 test suite; the path is sent as written
+        ("normalize-path/get-special-character", "/example/$delete",
+         "a853c9b21b528b19643d00910d35b83a10c366a10833ceefb45edd6c80e40f27"),
+        ("normalize-path/get-space", "/example space/",
+         "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741"),
+        ("get-utf8", "/\u1234", "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"),
+    ],
+)
+def test_aws_test_suite_raw_paths(name: str, path: str, signature: str) -> None:
+    headers = sign("GET", f"https://example.amazonaws.com{path}", {}, b"", SUITE,
+                   region="us-east-1", service="service", now=SUITE_TIME)
+    assert headers["Authorization"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+        f"SignedHeaders=host;x-amz-date, Signature={signature}"
+    ), name
+
+
+def test_strict_and_raw_s3_paths_sign_alike() -> None:
+    """S3 encodes each segment of the path once, so the raw and the strict form agree."""
+    raw = sign("GET", "https://b.s3.amazonaws.com/a:b/c d", {}, b"", NO_TOKEN,
+               region="us-east-1", service="s3", now=NOW)
+    strict = sign("GET", "https://b.s3.amazonaws.com/a%3Ab/c%20d", {}, b"", NO_TOKEN,
+                  region="us-east-1", service="s3", now=NOW)
+    assert raw == strict
 
 
 def test_s3_path_is_encoded_once() -> None:
@@ -552,3 +616,10 @@ def test_raw_reserved_characters_in_the_query_are_canonicalised_like_aws() -> No
                               b"", NO_TOKEN, "us-east-1", "execute-api")
     assert ours["Authorization"] == theirs["Authorization"]
     assert strict_url(url).endswith("?path=a%2Fb%3Ac&at=%40&sp=a%20b")
+
+
+def test_the_public_face_promises_four_names() -> None:
+    import literauth.sigv4
+
+    assert literauth.sigv4.__all__ == ["ALGORITHM", "SigV4Auth", "sign", "strict_url"]
+    assert literauth.sigv4.SigV4Auth is SigV4Auth

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import typing
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,13 @@ from literauth import (
     SecretString,
     StaticTokenProvider,
 )
-from literauth.integrations.requests import BearerAuth, bearer_token_callable
+from literauth.integrations._rejection import fresher_credential, invalidate
+from literauth.integrations.requests import (
+    BearerAuth,
+    ProviderAuth,
+    bearer_token_callable,
+    check_provider,
+)
 from literauth.sigv4 import SigV4Auth
 
 from .._api_server import Answer, ApiServer, aws_error
@@ -322,3 +329,54 @@ def test_sigv4_other_403s_are_not_retried(api: ApiServer, session: requests.Sess
         assert session.get(api.url + "/", auth=SigV4Auth(provider, region="us-east-1")).status_code == 403
     assert len(api.seen) == 3
     assert provider.invalidations == 0
+
+
+# -- the shared pieces: typed auths, the provider check, the fresher-credential decision --------
+
+
+@pytest.mark.parametrize(("auth", "credential"), [(BearerAuth, BearerToken), (SigV4Auth, AwsCredentials)])
+def test_each_auth_checks_at_run_time_the_credential_it_is_typed_for(
+    auth: type[ProviderAuth[typing.Any]], credential: type[object]
+) -> None:
+    bases = [base for base in auth.__orig_bases__ if typing.get_origin(base) is ProviderAuth]  # type: ignore[attr-defined]
+    assert [typing.get_args(base) for base in bases] == [(credential,)]
+    assert auth.credential_type is credential
+
+
+def test_check_provider_returns_the_provider_and_refuses_a_non_callable_resolve() -> None:
+    provider = bearer_provider()
+    assert check_provider(provider, "x") is provider
+
+    class NotCallable:
+        resolve = "not a method"
+
+    with pytest.raises(ConfigurationError, match="resolve"):
+        check_provider(NotCallable(), "x")
+
+
+def test_fresher_credential_takes_a_concurrent_refresh_without_invalidating() -> None:
+    provider = bearer_provider()
+    rejected = BearerToken(SecretString("rejected-token-0123456789"))
+    fresh = fresher_credential(provider, rejected, provider.resolve)  # type: ignore[arg-type]
+    assert fresh == BearerToken(SecretString(TOKENS[0]))
+    assert provider.invalidations == 0
+
+
+def test_fresher_credential_invalidates_once_when_the_cache_still_holds_the_rejected_one() -> None:
+    provider = bearer_provider()
+    used = provider.resolve()
+    assert fresher_credential(provider, used, provider.resolve) == BearerToken(SecretString(TOKENS[1]))
+    assert provider.invalidations == 1
+
+
+def test_fresher_credential_is_none_when_nothing_changes() -> None:
+    static = StaticTokenProvider("static-token-0123456789")
+    used = static.resolve()
+    assert fresher_credential(static, used, static.resolve) is None  # invalidate() exists but drops nothing
+
+    class ResolveOnly:
+        def resolve(self) -> BearerToken:
+            return used
+
+    assert invalidate(ResolveOnly()) is False
+    assert fresher_credential(ResolveOnly(), used, ResolveOnly().resolve) is None
