@@ -4,12 +4,9 @@
 it will be sent; `SigV4Auth` signs every `requests` call, first rewriting its URL to strict
 RFC 3986 encoding (a Bedrock model id's ``:`` travels as ``%3A``) so no proxy or server
 re-encodes what was signed.
-
-The promise is the four names in `__all__`. `aws_error_code` and `EXPIRED_CREDENTIAL_CODES`
-are still importable from here for old imports, but live in `literauth.integrations.requests`.
 """
 
 from .aws._sigv4 import ALGORITHM, sign, strict_url
-from .integrations.requests import EXPIRED_CREDENTIAL_CODES, SigV4Auth, aws_error_code  # noqa: F401  # not promised
+from .integrations.requests import SigV4Auth
 
 __all__ = ["ALGORITHM", "SigV4Auth", "sign", "strict_url"]

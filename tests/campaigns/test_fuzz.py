@@ -1141,7 +1141,7 @@ def _api_answer(status: int, body: bytes, headers: Mapping[str, str] | None = No
     error_type=st.none() | header_text,
 )
 def test_aws_error_codes_are_read_or_none(body: bytes, error_type: str | None) -> None:
-    from literauth.sigv4 import aws_error_code
+    from literauth.integrations.requests import aws_error_code
 
     headers = {} if error_type is None else {"x-amzn-ErrorType": error_type}
     code = outcome(lambda: aws_error_code(_api_answer(403, body, headers)))
@@ -1149,7 +1149,7 @@ def test_aws_error_codes_are_read_or_none(body: bytes, error_type: str | None) -
 
 
 def test_a_deeply_nested_aws_error_body_is_no_code() -> None:
-    from literauth.sigv4 import aws_error_code
+    from literauth.integrations.requests import aws_error_code
 
     assert outcome(lambda: aws_error_code(_api_answer(403, b'{"a":' * 5_000 + b"1" + b"}" * 5_000))) is None
 
