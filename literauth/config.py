@@ -1,6 +1,7 @@
 """Proxy-style model configuration: a credential provider for each `[[models]]` entry of a TOML file.
 
-`load_models()` reads entries like::
+`load_models(path)` reads a file, `loads_models(text)` a string (tomllib's `load`/`loads`
+convention), entries like::
 
     [[models]]
     name = "gpt-4o"
@@ -8,92 +9,78 @@
     api_key = "${AZURE_AD_TOKEN}"        # optional: a static token, from the environment
 
 and gives each model a credential provider: a `StaticTokenProvider` for an `api_key`, else
-the `azure/`, `bedrock/` and `vertex/` (or `vertex_ai/`) identity providers built from the
-environment. Entries with the same identity share one provider, so one cache and one token.
-Everything is checked at load, so a bad file or a missing variable fails at start-up, and
-every problem in the file is reported in one `ModelConfigError`. No token is fetched before
-`resolve()`.
+the identity provider the registry names for the prefix (`azure/`, `bedrock/`, `vertex/`
+or `vertex_ai/`), built from the environment. Entries with the same identity share one
+provider, so one cache and one token. Everything is checked at load, so a bad file or a
+missing variable fails at start-up, and every problem in the file is reported in one
+`ModelConfigError`. No token is fetched before `resolve()`.
+
+`inspect(path)` reads a file the same way and reports, per entry, what it needs from the
+environment and what is wrong with it, without raising for problems: `literauth check`.
+
+Keys, defaults and the values of variables never appear in a message or a repr: a value
+built from a variable is shown as written, each reference as `${NAME}`.
+
+The work is split into three private modules: `_config.document` (reading, TOML, the
+`[[models]]` shape), `_config.fields` (interpolation and the field checks) and
+`_config.identity` (one provider per identity).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
+import enum
 import os
-import re
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, Union
-from urllib.parse import urlsplit
 
-from ._http import check_endpoint_url, is_loopback_host
-from .aws.web_identity import WebIdentityCredentialProvider
-from .azure.client_secret import AzureAdCredentialProvider
-from .credentials import Credential
-from .errors import ConfigProblem, ConfigurationError, ModelConfigError
-from .google.service_account import VertexOAuthCredentialProvider
-from .provider import (
-    CredentialProvider,
-    RefreshingCredentialProvider,
-    StaticTokenProvider,
+from ._config.document import (
+    MAX_FILE_BYTES,
+    TEXT_SOURCE,
+    model_tables,
+    parse,
+    read_file,
 )
-from .secret import SecretString
-
-if sys.version_info >= (3, 11):  # noqa: UP036 - tomllib is new in 3.11
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from ._config.fields import (
+    FIELDS,
+    CheckedEntry,
+    FromEnvironment,
+    Reference,
+    StaticKey,
+    check_entries,
+)
+from ._config.identity import close_all, share_identities, spec_for
+from .credentials import Credential
+from .errors import ConfigProblem, ModelConfigError
+from .provider import CredentialProvider, RefreshingCredentialProvider
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack  # noqa: UP035 - Python 3.10 has neither
 
     from .provider import ProviderOptions
 
-__all__ = ["ConfigProblem", "ModelConfigError", "ModelEntry", "ModelTable", "load_models"]
+__all__ = [
+    "FIELDS",
+    "MAX_FILE_BYTES",
+    "TEXT_SOURCE",
+    "ConfigProblem",
+    "ConfigReport",
+    "EntryReport",
+    "ModelConfigError",
+    "ModelEntry",
+    "ModelTable",
+    "VariableState",
+    "VariableUse",
+    "inspect",
+    "load_models",
+    "loads_models",
+]
 
-FIELDS = ("name", "provider_model", "api_key", "base_url", "timeout_secs", "fallbacks")
-MAX_FILE_BYTES = 4 * 1024 * 1024  # a model table is a few KiB; never read an endless file (/dev/zero) whole
-TEXT_SOURCE = "<toml text>"  # how errors name a configuration given as text rather than a file
-
-# Names other proxies use for our fields: suggested when they appear as unknown fields.
-_ALIASES = {
-    "api_base": "base_url",
-    "base": "base_url",
-    "endpoint": "base_url",
-    "url": "base_url",
-    "model": "provider_model",
-    "model_name": "name",
-    "key": "api_key",
-    "token": "api_key",
-    "timeout": "timeout_secs",
-    "request_timeout": "timeout_secs",
-    "fallback": "fallbacks",
-}
-
-_Factory = Callable[..., CredentialProvider]
-
-# Prefix -> (identity kind, constructor reading the environment); prefixes of one kind share.
-_ENV_PROVIDERS: Mapping[str, tuple[str, _Factory]] = MappingProxyType({
-    "azure": ("azure_ad", AzureAdCredentialProvider.from_env),
-    "bedrock": ("aws_web_identity", WebIdentityCredentialProvider.from_env),
-    "vertex": ("vertex", VertexOAuthCredentialProvider.from_env),
-    "vertex_ai": ("vertex", VertexOAuthCredentialProvider.from_env),
-})
-
-_PROVIDER_PREFIX = re.compile(r"[a-z0-9][a-z0-9_.-]*")
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# `$${` first (the escape), then a complete `${...}`, then a `${` that is never closed.
-_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
-_SHOWN = 80  # characters of a (non-secret) value quoted in an error message
-
-PathOrText = Union[str, "os.PathLike[str]"]
+StrPath = Union[str, "os.PathLike[str]"]
 
 
 # -- what load_models returns ------------------------------------------------------------
-
-
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
     """One `[[models]]` entry, validated, with the credential provider it resolves through.
@@ -178,456 +165,234 @@ class ModelTable(Mapping[str, ModelEntry]):
 
 
 def load_models(
-    path_or_text: PathOrText,
+    path: StrPath,
     *,
     environ: Mapping[str, str] | None = None,
     **options: Unpack[ProviderOptions],
 ) -> ModelTable:
-    """Read the `[[models]]` entries of a TOML configuration and build their providers.
+    """Read the `[[models]]` entries of the TOML file at `path` and build their providers.
 
-    `path_or_text` is a path when it is an `os.PathLike`, or a `str` without a line break
-    that names an existing file or ends in `.toml`; a `str` with a line break or the text
-    `[[models]]` is TOML text. `environ` (default: a snapshot of `os.environ`) feeds both
-    `${VAR}` interpolation and the identity providers. `options` (clock, session, timeout,
-    ...) go to the refreshing providers. Raises `ModelConfigError` listing every problem.
+    `path` (a `str` or an `os.PathLike`) is always a file name; TOML text goes to
+    `loads_models()`. Only a regular file of at most `MAX_FILE_BYTES` is read: a directory,
+    a FIFO or a device is refused before it is read, so loading never blocks.
+    `environ` (default: a snapshot of `os.environ`) feeds both `${VAR}` interpolation and the
+    identity providers. `options` (clock, session, timeout, ...) go to the refreshing
+    providers. Raises `ConfigurationError` when the file cannot be used, `ModelConfigError`
+    listing every problem in it, and `TypeError` naming the argument of a wrong type.
     """
-    env = dict(os.environ if environ is None else environ)
-    source, text = _read_source(path_or_text)
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # its message names line and column, never a value
-        problem = ConfigProblem(source, f"invalid TOML: {exc}")
-    except (ValueError, RecursionError):  # an integer of over 4300 digits; arrays nested past the stack
-        problem = ConfigProblem(source, "invalid TOML: a value is too large or nested too deeply")
-    else:
-        return _Loader(source, env, options).load(document)
-    raise ModelConfigError(source, [problem])  # outside the handlers: the parser's error may hold the text
+    name = _path(path, "load_models")
+    env = _environ(environ, "load_models")
+    return _load(name, read_file(name), env, options)
 
 
-def _read_source(path_or_text: object) -> tuple[str, str]:
-    """(source name, TOML text) for a path or for text, as `load_models` documents."""
-    if isinstance(path_or_text, os.PathLike):
-        return _read_file(os.fsdecode(os.fspath(path_or_text)))
-    if not isinstance(path_or_text, str):
-        raise TypeError(f"load_models() needs a path or TOML text, not {type(path_or_text).__name__}")
-    value = path_or_text
-    if "\n" in value or "\r" in value or "[[models]]" in value:
-        return TEXT_SOURCE, value
-    if os.path.isfile(value) or value.strip().lower().endswith(".toml"):
-        return _read_file(value)
-    raise ConfigurationError(
-        "load_models() got a one-line string that names no existing file and does not end in "
-        "'.toml'; pass a pathlib.Path for a file, or TOML text (with its line breaks)"
-    )
+def loads_models(
+    text: str,
+    *,
+    source: str = TEXT_SOURCE,
+    environ: Mapping[str, str] | None = None,
+    **options: Unpack[ProviderOptions],
+) -> ModelTable:
+    """Build the providers of the `[[models]]` entries of TOML `text`, as `load_models()` does.
+
+    `source` names the text in messages and in `ModelTable.source` (e.g. where it came
+    from); the default is `TEXT_SOURCE`.
+    """
+    return _load(_str(source, "source"), _str(text, "text"), _environ(environ, "loads_models"), options)
 
 
-def _read_file(path: str) -> tuple[str, str]:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path}: model configuration file does not exist") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot be read ({type(exc).__name__})") from None
-    except ValueError:  # a NUL character, or a name the file system encoding cannot hold
-        raise ConfigurationError(f"{path!r}: is not a usable path for a model configuration file") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigurationError(f"{path}: is larger than {MAX_FILE_BYTES} bytes; it is not a model configuration")
-    try:
-        return path, raw.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
-    except UnicodeDecodeError as exc:
-        offset = exc.start  # raised below, outside the handler: the decoding error holds the file's bytes
-    raise ConfigurationError(f"{path}: is not UTF-8 text (bad byte at offset {offset})")
-
-
-@dataclasses.dataclass
-class _Draft:
-    """An entry as far as it could be checked; `None` marks a missing or broken field."""
-
-    index: int
-    name: str | None
-    split: tuple[str, str] | None  # (provider, model) from provider_model
-    api_key: str | None
-    api_key_ok: bool  # False when api_key is present but unusable (already reported)
-    base_url: str | None
-    timeout_secs: float | None
-    fallbacks: tuple[str, ...]
-
-
-class _Loader:
-    """One load: collects problems while checking entries, then builds shared providers."""
-
-    def __init__(self, source: str, environ: dict[str, str], options: Mapping[str, Any]) -> None:
-        self.source = source
-        self.environ = environ
-        self.options = options
-        self.problems: list[ConfigProblem] = []
-
-    def problem(self, message: str, index: int | None = None, name: str | None = None,
-                field: str | None = None) -> None:
-        self.problems.append(ConfigProblem(self.source, message, index, name, field))
-
-    def load(self, document: Mapping[str, Any]) -> ModelTable:
-        names: dict[str, int] = {}  # every well-formed name, even of broken entries -> index
-        drafts = [self._check_entry(index, raw, names) for index, raw in self._entries(document)]
-        for draft in drafts:
-            self._check_fallbacks(draft, names)
-        providers = self._build_providers(drafts)  # also for broken entries: it finds more problems
-        if self.problems:
-            _close_all(providers.values())
-            self.problems.sort(key=lambda p: -1 if p.index is None else p.index)  # stable: file order
-            raise ModelConfigError(self.source, self.problems)
-        entries = {}
-        for d in drafts:  # all ok: any problem would have been raised above
-            assert d.name is not None and d.split is not None  # ok entries have both
-            entries[d.name] = ModelEntry(
-                d.name, d.split[0], d.split[1], "/".join(d.split), d.base_url, d.timeout_secs,
-                d.fallbacks, providers[d.index],
-            )
-        return ModelTable(entries, source=self.source)
-
-    # -- the document and its entries ------------------------------------------------------
-
-    def _entries(self, document: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
-        """The `[[models]]` tables; other top-level keys belong to the rest of a proxy's config."""
-        models = document.get("models")
-        if models is None:
-            guess = difflib.get_close_matches("models", list(document), n=1, cutoff=0.7)
-            hint = f" (found [[{guess[0]}]]; the array is named 'models')" if guess else ""
-            self.problem(f"no [[models]] entries{hint}")
-            return []
-        if not isinstance(models, list):
-            self.problem(f"'models' must be an array of tables written [[models]], not {_kind(models)}")
-            return []
-        if not models:
-            self.problem("'models' is empty; add at least one [[models]] entry")
-        entries: list[tuple[int, Mapping[str, Any]]] = []
-        for index, raw in enumerate(models):
-            if isinstance(raw, dict):
-                entries.append((index, raw))
-            else:
-                self.problem(f"an entry must be a table, not {_kind(raw)}", index)
-        return entries
-
-    def _check_entry(self, index: int, raw: Mapping[str, Any], names: dict[str, int]) -> _Draft:
-        name = self._name(index, raw)
-        values = self._interpolated(index, name, raw)
-        for field in raw:
-            if field not in FIELDS:
-                self.problem(_unknown_field(field), index, name, _shown_key(field))
-        if name is not None:
-            if name in names:
-                self.problem(f"name {_shown(name)} is already used by models[{names[name]}]", index, name)
-            else:
-                names[name] = index
-        split = self._provider_model(index, name, raw, values)
-        checked = len(self.problems)
-        api_key = self._api_key(index, name, raw, values)
-        api_key_ok = len(self.problems) == checked and ("api_key" in values or "api_key" not in raw)
-        base_url = self._base_url(index, name, values)
-        timeout = self._timeout(index, name, values)
-        fallbacks = self._fallbacks(index, name, values)
-        return _Draft(index, name, split, api_key, api_key_ok, base_url, timeout, fallbacks)
-
-    def _interpolated(self, index: int, name: str | None, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """Known fields but `name` with `${...}` replaced in strings and lists of strings.
-
-        A field whose interpolation failed is left out: it is reported, and checking what
-        is left of it would only add confusing problems.
-        """
-        values: dict[str, Any] = {}
-        for field in FIELDS[1:]:
-            if field not in raw:
-                continue
-            before = len(self.problems)
-            value = raw[field]
-            if isinstance(value, str):
-                value = self._expand(value, index, name, field)
-            elif isinstance(value, list):
-                value = [self._expand(v, index, name, field) if isinstance(v, str) else v for v in value]
-            if len(self.problems) == before:
-                values[field] = value
-        return values
-
-    def _expand(self, value: str, index: int, label: str | None, field: str) -> str:
-        errors: list[str] = []
-        expanded = _interpolate(value, self.environ, errors)
-        for error in errors:
-            self.problem(error, index, label, field)
-        return expanded
-
-    # -- one field each ---------------------------------------------------------------------
-
-    def _name(self, index: int, raw: Mapping[str, Any]) -> str | None:
-        """The interpolated, checked name, which labels the entry's other problems."""
-        if "name" not in raw:
-            self.problem("required field 'name' is missing", index)
-            return None
-        name = raw["name"]
-        if not isinstance(name, str):
-            self.problem(f"must be a string, not {_kind(name)}", index, None, "name")
-            return None
-        before = len(self.problems)
-        name = self._expand(name, index, None, "name")
-        if len(self.problems) > before:
-            return None
-        if not name.strip():
-            self.problem("must not be empty", index, None, "name")
-            return None
-        if name != name.strip():
-            self.problem(f"{_shown(name)} has leading or trailing whitespace", index, None, "name")
-            return None
-        return name
-
-    def _provider_model(
-        self, index: int, label: str | None, raw: Mapping[str, Any], values: Mapping[str, Any]
-    ) -> tuple[str, str] | None:
-        if "provider_model" not in values:
-            if "provider_model" not in raw:
-                self.problem("required field 'provider_model' is missing (e.g. \"azure/gpt-4o\")", index, label)
-            return None
-        value = values["provider_model"]
-        if not isinstance(value, str):
-            self.problem(f"must be a string, not {_kind(value)}", index, label, "provider_model")
-            return None
-        provider, slash, model = value.partition("/")
-        if not slash or not model.strip() or not provider:
-            self.problem(
-                f"{_shown(value)} must be '<provider>/<model id>', e.g. \"azure/gpt-4o\"",
-                index, label, "provider_model",
-            )
-            return None
-        if not _PROVIDER_PREFIX.fullmatch(provider):
-            self.problem(
-                f"provider {_shown(provider)} must be lower-case letters, digits, '_', '-' or '.' "
-                "(e.g. azure, bedrock, vertex_ai)",
-                index, label, "provider_model",
-            )
-            return None
-        if model != model.strip():
-            self.problem(f"model id {_shown(model)} has leading or trailing whitespace", index, label,
-                         "provider_model")
-            return None
-        return provider, model
-
-    def _api_key(self, index: int, label: str | None, raw: Mapping[str, Any],
-                 values: Mapping[str, Any]) -> str | None:
-        if "api_key" not in values:
-            return None
-        key = values["api_key"]
-        if not isinstance(key, str):  # never quote it: it is a secret whatever its type
-            self.problem(f"must be a string, not {_kind(key)}", index, label, "api_key")
-            return None
-        if not key.strip():
-            how = " after ${...} interpolation (the variable is set but empty)" if "${" in raw["api_key"] else ""
-            self.problem(f"is empty{how}; an empty key is never a valid credential", index, label, "api_key")
-            return None
-        return key.strip()  # a trailing newline from a secrets file would break the header
-
-    def _base_url(self, index: int, label: str | None, values: Mapping[str, Any]) -> str | None:
-        if "base_url" not in values:
-            return None
-        url = values["base_url"]
-        if not isinstance(url, str):
-            self.problem(f"must be a string, not {_kind(url)}", index, label, "base_url")
-            return None
-        message = _url_problem(url)
-        if message is not None:
-            self.problem(message, index, label, "base_url")
-            return None
-        return url.strip()
-
-    def _timeout(self, index: int, label: str | None, values: Mapping[str, Any]) -> float | None:
-        if "timeout_secs" not in values:
-            return None
-        value = values["timeout_secs"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.problem(f"must be a number of seconds, not {_kind(value)}", index, label, "timeout_secs")
-            return None
-        try:
-            seconds = float(value)
-        except OverflowError:  # TOML integers are unbounded (and too long to quote)
-            self.problem("must be a positive number of seconds, got an integer too large to use", index, label,
-                         "timeout_secs")
-            return None
-        if not math.isfinite(seconds) or seconds <= 0:
-            self.problem(f"must be a positive number of seconds, got {value!r}", index, label, "timeout_secs")
-            return None
-        return seconds
-
-    def _fallbacks(self, index: int, label: str | None, values: Mapping[str, Any]) -> tuple[str, ...]:
-        if "fallbacks" not in values:
-            return ()
-        value = values["fallbacks"]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem("must be an array of model names (strings)", index, label, "fallbacks")
-            return ()
-        seen: set[str] = set()
-        for item in value:
-            if item in seen:
-                self.problem(f"lists {_shown(item)} twice", index, label, "fallbacks")
-            seen.add(item)
-        return tuple(dict.fromkeys(value))
-
-    def _check_fallbacks(self, draft: _Draft, names: Mapping[str, int]) -> None:
-        for target in draft.fallbacks:
-            if draft.name is not None and target == draft.name:
-                self.problem("an entry cannot fall back to itself", draft.index, draft.name, "fallbacks")
-            elif target not in names:
-                guess = difflib.get_close_matches(target, list(names), n=1)
-                hint = f"; did you mean {_shown(guess[0])}?" if guess else ""
-                self.problem(f"names {_shown(target)}, which no [[models]] entry defines{hint}",
-                             draft.index, draft.name, "fallbacks")
-
-    # -- providers --------------------------------------------------------------------------
-
-    def _build_providers(self, drafts: list[_Draft]) -> dict[int, CredentialProvider]:
-        """One provider per identity: per static key, and per kind built from the environment.
-
-        The environment is one snapshot per load, so entries of one kind have the same
-        environment-derived configuration and therefore the same identity.
-        """
-        static: dict[str, StaticTokenProvider] = {}
-        by_kind: dict[str, CredentialProvider | int] = {}  # kind -> provider, or the index that failed
-        chosen: dict[int, CredentialProvider] = {}
-        for draft in drafts:
-            if draft.split is None or not draft.api_key_ok:
-                continue  # already reported; nothing tells which identity it should have
-            if draft.api_key is not None:
-                chosen[draft.index] = _shared_static(static, StaticTokenProvider(SecretString(draft.api_key)))
-                continue
-            prefix = draft.split[0]
-            if prefix not in _ENV_PROVIDERS:
-                self._needs_api_key(draft, prefix)
-                continue
-            kind, factory = _ENV_PROVIDERS[prefix]
-            known = by_kind.get(kind)
-            if isinstance(known, int):
-                self.problem(f"{prefix}/ credentials from the environment: not configured (see models[{known}])",
-                             draft.index, draft.name)
-                continue
-            if known is None:
-                try:
-                    known = factory(self.environ, **self.options)
-                except ConfigurationError as exc:
-                    by_kind[kind] = draft.index
-                    self.problem(
-                        f"{prefix}/ credentials from the environment: {exc} "
-                        "(or set api_key for a static token)",
-                        draft.index, draft.name,
-                    )
-                    continue
-                if isinstance(known, StaticTokenProvider):  # e.g. AZURE_AD_TOKEN: a static token
-                    known = _shared_static(static, known)
-                by_kind[kind] = known
-            chosen[draft.index] = known
-        return chosen
-
-    def _needs_api_key(self, draft: _Draft, prefix: str) -> None:
-        variable = re.sub(r"[^A-Z0-9]+", "_", prefix.upper()).strip("_") + "_API_KEY"
-        known = ", ".join(f"{p}/" for p in _ENV_PROVIDERS)
-        self.problem(
-            f"provider {_shown(prefix)} has no credentials from the environment (only {known} do); "
-            f"add api_key, e.g. api_key = \"${{{variable}}}\"",
-            draft.index, draft.name, "api_key",
+def _load(source: str, text: str, environ: Mapping[str, str], options: Mapping[str, Any]) -> ModelTable:
+    found = _analyse(source, text, environ, options)
+    if found.problems:
+        close_all(found.providers.values())
+        raise ModelConfigError(source, list(found.problems))
+    entries = {}
+    for entry in found.entries:  # all ok: any problem would have been raised above
+        assert entry.name is not None and entry.provider_model is not None  # ok entries have both
+        split = entry.provider_model
+        entries[entry.name] = ModelEntry(
+            name=entry.name,
+            provider=split.provider,
+            model=split.model,
+            provider_model=split.text.value,
+            base_url=entry.base_url,
+            timeout_secs=entry.timeout_secs,
+            fallbacks=tuple(target.value for target in entry.fallbacks),
+            credential_provider=found.providers[entry.index],
         )
+    return ModelTable(entries, source=source)
 
 
-def _shared_static(static: dict[str, StaticTokenProvider], provider: StaticTokenProvider) -> StaticTokenProvider:
-    """The provider already made for the same token, or this one (remembered for the next)."""
-    token = provider.resolve().token.expose_secret()  # no I/O: a static provider holds its token
-    return static.setdefault(token, provider)
+@dataclasses.dataclass(frozen=True)
+class _Analysis:
+    """One pass over a configuration: its checked entries, their providers, every problem in file order."""
+
+    entries: tuple[CheckedEntry, ...]
+    providers: Mapping[int, CredentialProvider]
+    problems: tuple[ConfigProblem, ...]
 
 
-def _close_all(providers: Any) -> None:
-    for provider in {id(p): p for p in providers}.values():
-        if isinstance(provider, RefreshingCredentialProvider):
-            provider.close()
+def _analyse(source: str, text: str, environ: Mapping[str, str], options: Mapping[str, Any]) -> _Analysis:
+    """The three jobs in order: the document, the field checks, the identities."""
+    document = parse(source, text)
+    if isinstance(document, ConfigProblem):
+        return _Analysis((), {}, (document,))
+    tables, problems = model_tables(source, document)
+    entries = check_entries(source, tables, environ)
+    identities = share_identities(source, entries, environ, options)  # also for broken entries: finds more
+    problems += [problem for entry in entries for problem in entry.problems]
+    problems += identities.problems
+    problems.sort(key=lambda p: -1 if p.index is None else p.index)  # stable: file order, by field
+    return _Analysis(tuple(entries), identities.providers, tuple(problems))
 
 
-# -- interpolation -----------------------------------------------------------------------
+def _str(value: object, argument: str) -> str:
+    if isinstance(value, str):
+        return value
+    hint = "; decode bytes first, and pass a file's path to load_models()" if isinstance(value, bytes) else ""
+    raise TypeError(f"loads_models(): {argument} must be a str, not {type(value).__name__}{hint}")
 
 
-def _interpolate(value: str, environ: Mapping[str, str], errors: list[str]) -> str:
-    """`value` with `${VAR}` and `${VAR:-default}` replaced; `$${` is a literal `${`.
+def _path(path: object, function: str) -> str:
+    if isinstance(path, str):
+        return path
+    if isinstance(path, os.PathLike):
+        return os.fsdecode(os.fspath(path))
+    hint = "; for TOML text use loads_models()" if isinstance(path, bytes) else ""
+    raise TypeError(f"{function}(): path must be a str or an os.PathLike naming a file, not "
+                    f"{type(path).__name__}{hint}")
 
-    Substituted text is not scanned again. A default applies when the variable is unset or
-    empty, as in the shell. Problems are appended to `errors`, naming variables only: the
-    default and the value may be secrets.
+
+def _environ(environ: object, function: str) -> dict[str, str]:
+    """A snapshot of `environ` (of `os.environ` for None), checked to map str to str."""
+    if environ is None:
+        return dict(os.environ)
+    if not isinstance(environ, Mapping):
+        raise TypeError(f"{function}(): environ must be a mapping of str to str, or None, not "
+                        f"{type(environ).__name__}")
+    snapshot = dict(environ)
+    for key, value in snapshot.items():
+        if not isinstance(key, str) or not isinstance(value, str):  # never quote the value: it may be a secret
+            raise TypeError(f"{function}(): environ must map str to str; a {type(key).__name__} key maps to "
+                            f"a {type(value).__name__}")
+    return snapshot
+
+
+# -- inspecting ------------------------------------------------------------------------------
+
+
+class VariableState(str, enum.Enum):
+    """Whether an environment variable is set."""
+
+    SET = "set"  #: set and not empty
+    EMPTY = "empty"  #: set to the empty string (a `${NAME:-default}` then takes its default)
+    UNSET = "unset"
+
+
+@dataclasses.dataclass(frozen=True)
+class VariableUse:
+    """A `${NAME}` an entry references: the name and its state, never its value or default."""
+
+    name: str
+    state: VariableState
+    has_default: bool  #: written ``${NAME:-default}``, so an unset or empty variable is no problem
+
+    @property
+    def satisfied(self) -> bool:
+        """Whether interpolation can use it: set, or with a default."""
+        return self.state is VariableState.SET or self.has_default
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryReport:
+    """What `inspect()` found about one `[[models]]` entry.
+
+    Every text here is safe to print: a value built from a variable is shown as written,
+    with each reference as ``${NAME}``.
     """
 
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        body = match.group(1)
-        if body is None:
-            errors.append("has a '${' without a closing '}' (write '$${' for a literal '${')")
-            return ""
-        name, has_default, default = body.partition(":-")
-        if not _VAR_NAME.fullmatch(name):
-            errors.append(
-                "has a malformed ${...} reference; write ${NAME} or ${NAME:-default}, where NAME is "
-                "letters, digits and '_'"
-            )
-            return ""
-        found = environ.get(name)
-        if has_default:
-            return found if found else default
-        if found is None:
-            errors.append(
-                f"environment variable {name} is not set (set it, or give a default: ${{{name}:-...}})"
-            )
-            return ""
-        return found
+    index: int  #: position in `[[models]]`
+    name: str | None  #: the name, as problems show it; None when missing or unusable
+    provider_model: str | None  #: as problems show it; None when missing or unusable
+    provider: str | None  #: the prefix of `provider_model` as shown (``azure``, or ``${PM}``)
+    spec: str | None  #: the registry spec giving credentials from the environment (``azure.client_secret``)
+    credentials: str | None  #: ``"api_key"``, ``"environment"``, or None when it cannot be told
+    variables: tuple[VariableUse, ...]  #: the variables its fields reference, each once, in order
+    problems: tuple[ConfigProblem, ...]  #: what `load_models()` would report for this entry
 
-    return _REFERENCE.sub(replace, value)
+    @property
+    def usable(self) -> bool:
+        """Whether `load_models()` would accept this entry."""
+        return not self.problems
 
 
-# -- messages --------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ConfigReport:
+    """What `inspect()` found in a configuration file: each entry, and the problems of the file itself."""
+
+    source: str  #: the file
+    entries: tuple[EntryReport, ...]  #: one per `[[models]]` element, tables or not, in file order
+    problems: tuple[ConfigProblem, ...]  #: those of no entry: invalid TOML, no `[[models]]`, ...
+
+    @property
+    def all_problems(self) -> tuple[ConfigProblem, ...]:
+        """Every problem, in the order `ModelConfigError.problems` lists them."""
+        return self.problems + tuple(problem for entry in self.entries for problem in entry.problems)
+
+    @property
+    def usable(self) -> bool:
+        """Whether `load_models()` would succeed: entries and no problem."""
+        return bool(self.entries) and not self.all_problems
 
 
-def _url_problem(url: str) -> str | None:
-    """Why `url` is not an acceptable base_url, without quoting it (it may carry a key)."""
-    try:
-        parts = urlsplit(url.strip())
-        has_user = bool(parts.username or parts.password)
-        host = parts.hostname or ""
-    except ValueError:
-        return "is not a valid URL"
-    if has_user:
-        return "must not carry user information (user:password@); put credentials in api_key"
-    try:
-        check_endpoint_url(url, "base_url")
-    except ConfigurationError:
-        if parts.scheme == "http" and host and not is_loopback_host(host):
-            return f"must use https:// (plain http only on loopback); the host is {_shown(host)}"
-        return "must be an absolute https:// URL, e.g. \"https://example.openai.azure.com\""
-    return None
+def inspect(path: StrPath, *, environ: Mapping[str, str] | None = None) -> ConfigReport:
+    """Report on the `[[models]]` file at `path` without raising for its problems.
 
-
-def _unknown_field(field: str) -> str:
-    suggestion = _ALIASES.get(field.lower()) or next(
-        iter(difflib.get_close_matches(field.lower(), FIELDS, n=1, cutoff=0.6)), None
+    The file is read and checked exactly as `load_models()` reads and checks it (the same
+    size cap, regular-file rule and interpolation), and the identity providers are built
+    from `environ` (default: a snapshot of `os.environ`) to find what is missing, then
+    closed; no token is fetched. Raises `ConfigurationError` when the file cannot be read,
+    as `load_models()` does; every problem inside it is in the report.
+    """
+    name = _path(path, "inspect")
+    env = _environ(environ, "inspect")
+    found = _analyse(name, read_file(name), env, {"background_refresh": False})
+    close_all(found.providers.values())
+    by_index: dict[int, list[ConfigProblem]] = {}
+    for problem in found.problems:
+        if problem.index is not None:
+            by_index.setdefault(problem.index, []).append(problem)
+    checked = {entry.index: entry for entry in found.entries}
+    entries = tuple(
+        _entry_report(index, checked.get(index), tuple(by_index.get(index, ())), env)
+        for index in sorted(set(checked) | set(by_index))
     )
-    if suggestion:
-        return f"unknown field; did you mean {suggestion!r}?"
-    return f"unknown field (the fields are {', '.join(FIELDS)})"
+    file_problems = tuple(problem for problem in found.problems if problem.index is None)
+    return ConfigReport(name, entries, file_problems)
 
 
-def _shown_key(key: str) -> str:
-    return key if len(key) <= _SHOWN else key[: _SHOWN - 1] + "…"
+def _entry_report(
+    index: int, entry: CheckedEntry | None, problems: tuple[ConfigProblem, ...], environ: Mapping[str, str]
+) -> EntryReport:
+    if entry is None:  # an element of [[models]] that is not a table
+        return EntryReport(index, None, None, None, None, None, (), problems)
+    shown = None if entry.provider_model is None else entry.provider_model.text.written
+    if entry.provider_model is not None and not entry.provider_model.text.from_variables:
+        shown = entry.provider_model.text.value
+    spec = spec_for(entry)
+    credentials = {StaticKey: "api_key", FromEnvironment: "environment"}.get(type(entry.identity))
+    return EntryReport(
+        index=index,
+        name=entry.label,
+        provider_model=shown,
+        provider=None if shown is None else shown.partition("/")[0],
+        spec=None if spec is None else spec.name,
+        credentials=credentials,
+        variables=tuple(_variable_use(reference, environ) for reference in entry.references),
+        problems=problems,
+    )
 
 
-def _shown(value: str) -> str:
-    """A non-secret value, quoted and cut short for a message."""
-    return repr(value if len(value) <= _SHOWN else value[: _SHOWN - 1] + "…")
-
-
-def _kind(value: object) -> str:
-    """The TOML name of a parsed value's type, for messages that must not quote the value."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
-             dict: "a table"}
-    for python_type, name in names.items():
-        if type(value) is python_type:
-            return name
-    return "a date or time"
+def _variable_use(reference: Reference, environ: Mapping[str, str]) -> VariableUse:
+    value = environ.get(reference.name)
+    state = VariableState.UNSET if value is None else VariableState.SET if value else VariableState.EMPTY
+    return VariableUse(reference.name, state, reference.has_default)
