@@ -33,7 +33,7 @@ import enum
 import os
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NoReturn, Union
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
 
 from ._config.document import (
     MAX_FILE_BYTES,
@@ -45,9 +45,7 @@ from ._config.document import (
 from ._config.fields import (
     FIELDS,
     CheckedEntry,
-    FromEnvironment,
     Reference,
-    StaticKey,
     check_entries,
 )
 from ._config.identity import close_all, share_identities, spec_for
@@ -315,7 +313,7 @@ class EntryReport:
     provider_model: str | None  #: as problems show it; None when missing or unusable
     provider: str | None  #: the prefix of `provider_model` as shown (``azure``, or ``${PM}``)
     spec: str | None  #: the registry spec giving credentials from the environment (``azure.client_secret``)
-    credentials: str | None  #: ``"api_key"``, ``"environment"``, or None when it cannot be told
+    credentials: Literal["api_key", "environment"] | None  #: where they come from; None: not a table
     variables: tuple[VariableUse, ...]  #: the variables its fields reference, each once, in order
     problems: tuple[ConfigProblem, ...]  #: what `load_models()` would report for this entry
 
@@ -379,14 +377,13 @@ def _entry_report(
     if entry.provider_model is not None and not entry.provider_model.text.from_variables:
         shown = entry.provider_model.text.value
     spec = spec_for(entry)
-    credentials = {StaticKey: "api_key", FromEnvironment: "environment"}.get(type(entry.identity))
     return EntryReport(
         index=index,
         name=entry.label,
         provider_model=shown,
         provider=None if shown is None else shown.partition("/")[0],
         spec=None if spec is None else spec.name,
-        credentials=credentials,
+        credentials=entry.credentials,
         variables=tuple(_variable_use(reference, environ) for reference in entry.references),
         problems=problems,
     )

@@ -15,7 +15,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from .._http import check_endpoint_url, is_loopback_host
@@ -134,6 +134,7 @@ class CheckedEntry:
     label: str | None
     name: str | None
     provider_model: ProviderModel | None
+    credentials: Literal["api_key", "environment"]  # where the entry says its credentials come from
     identity: StaticKey | FromEnvironment | None
     base_url: str | None
     timeout_secs: float | None
@@ -363,6 +364,7 @@ def _check_entry(
         label=label,
         name=None if name.value is None else name.value.value,
         provider_model=provider_model,
+        credentials="api_key" if "api_key" in raw else "environment",
         identity=identity,
         base_url=base_url,
         timeout_secs=timeout,
