@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .._registry import SPECS, ProviderSpec, by_prefix
+from .. import _registry
+from .._registry import ProviderSpec, by_prefix
 from ..errors import ConfigProblem, ConfigurationError
 from ..provider import (
     CredentialProvider,
@@ -84,7 +85,7 @@ class _Sharing:
             variable = "PROVIDER_API_KEY"
         else:
             variable = re.sub(r"[^A-Z0-9]+", "_", provider_model.provider.upper()).strip("_") + "_API_KEY"
-        known = ", ".join(f"{prefix}/" for spec in SPECS for prefix in spec.config_prefixes)
+        known = ", ".join(f"{prefix}/" for spec in _registry.SPECS for prefix in spec.config_prefixes)
         return self._problem(
             entry,
             f"provider {provider_model.provider_quoted} has no credentials from the environment (only {known} do); "
