@@ -22,7 +22,6 @@ from literauth import (
     ConfigurationError,
     StaticTokenProvider,
 )
-from literauth._config.fields import interpolate
 from literauth.aws import WebIdentityCredentialProvider
 from literauth.azure import AzureAdCredentialProvider
 from literauth.config import (
@@ -33,6 +32,7 @@ from literauth.config import (
     load_models,
     loads_models,
 )
+from literauth.config._fields import interpolate
 from literauth.google import VertexOAuthCredentialProvider
 from literauth.provider import RefreshingCredentialProvider
 from literauth.testing import FakeIdentityServer

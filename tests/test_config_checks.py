@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from literauth import _registry
-from literauth._config.fields import (
+from literauth.config import ModelConfigError, loads_models
+from literauth.config._fields import (
     REFERENCE,
     Checked,
     FromEnvironment,
@@ -20,8 +21,7 @@ from literauth._config.fields import (
     interpolate,
     references,
 )
-from literauth._config.identity import _Sharing, share_identities
-from literauth.config import ModelConfigError, loads_models
+from literauth.config._identity import _Sharing, share_identities
 from literauth.credentials import BearerToken
 from literauth.errors import ConfigurationError
 from literauth.provider import CredentialProvider, StaticTokenProvider
@@ -49,7 +49,7 @@ def test_a_checker_returns_its_value_or_its_problems() -> None:
 
 
 def test_an_entry_s_identity_follows_from_its_values_not_a_problem_count() -> None:
-    tables = [
+    tables: list[tuple[int, dict[str, object]]] = [
         (0, {"name": "a", "provider_model": "openai/x", "api_key": "k"}),
         (1, {"name": "b", "provider_model": "azure/x"}),
         (2, {"name": "c", "provider_model": "openai/x", "api_key": "${UNSET}"}),  # key unusable

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from literauth import ConfigurationError
-from literauth._config import document
 from literauth.config import (
     MAX_FILE_BYTES,
     TEXT_SOURCE,
@@ -20,6 +19,7 @@ from literauth.config import (
     load_models,
     loads_models,
 )
+from literauth.config import _document as document
 
 from .conftest import assert_no_secret
 
@@ -213,7 +213,7 @@ def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     def parse(text: str) -> object:
         raise AssertionError("the TOML parser was called")
 
-    monkeypatch.setattr("literauth._config.document.tomllib.loads", parse)
+    monkeypatch.setattr("literauth.config._document.tomllib.loads", parse)
 
 
 @pytest.mark.parametrize("read", READERS, ids=READER_IDS)

@@ -21,9 +21,14 @@ environment and what is wrong with it, without raising for problems: `literauth 
 Keys, defaults and the values of variables never appear in a message or a repr: a value
 built from a variable is shown as written, each reference as `${NAME}`.
 
-The work is split into three private modules: `_config.document` (reading, TOML, the
-`[[models]]` shape), `_config.fields` (interpolation and the field checks) and
-`_config.identity` (one provider per identity).
+The work is three jobs, one private module each, imported in this order:
+
+- `_document`: read a file (regular files only, size-capped, never blocking), parse the
+  TOML, find the `[[models]]` tables;
+- `_fields`: `${VAR}` interpolation and one checker per field, each returning a value or
+  the problems that stop it, then the checks across entries (names, fallbacks);
+- `_identity`: one credential provider per identity, from a static key or the registry
+  spec's `from_env()`.
 """
 
 from __future__ import annotations
@@ -35,28 +40,28 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
 
-from ._config.document import (
+from ..credentials import Credential
+from ..errors import ConfigProblem, ModelConfigError
+from ..provider import CredentialProvider, RefreshingCredentialProvider
+from ._document import (
     MAX_FILE_BYTES,
     TEXT_SOURCE,
     model_tables,
     parse,
     read_file,
 )
-from ._config.fields import (
+from ._fields import (
     FIELDS,
     CheckedEntry,
     Reference,
     check_entries,
 )
-from ._config.identity import close_all, share_identities, spec_for
-from .credentials import Credential
-from .errors import ConfigProblem, ModelConfigError
-from .provider import CredentialProvider, RefreshingCredentialProvider
+from ._identity import close_all, share_identities, spec_for
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack  # noqa: UP035 - Python 3.10 has neither
 
-    from .provider import ProviderOptions
+    from ..provider import ProviderOptions
 
 __all__ = [
     "FIELDS",

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from .._http import check_endpoint_url, is_loopback_host
 from ..errors import ConfigProblem, ConfigurationError
 from ..secret import SecretString
-from .document import Tables, kind
+from ._document import Tables, kind
 
 __all__ = [
     "FIELDS", "REFERENCE", "Checked", "CheckedEntry", "FromEnvironment", "ProviderModel", "Reference",

@@ -24,7 +24,7 @@ from ..provider import (
     StaticTokenProvider,
 )
 from ..secret import SecretString
-from .fields import CheckedEntry, FromEnvironment, ProviderModel, StaticKey
+from ._fields import CheckedEntry, FromEnvironment, ProviderModel, StaticKey
 
 __all__ = ["Identities", "close_all", "share_identities", "spec_for"]
 
