@@ -132,7 +132,7 @@ class ModelTable(Mapping[str, ModelEntry]):
 
     @property
     def source(self) -> str:
-        """The file the table was read from, or `TEXT_SOURCE` for text."""
+        """The file the table was read from, or the `source` given to `loads_models()`."""
         return self._source
 
     @property
@@ -204,6 +204,7 @@ def loads_models(
 
 
 def _load(source: str, text: str, environ: Mapping[str, str], options: Mapping[str, Any]) -> ModelTable:
+    """The table of a checked configuration, or `ModelConfigError` with every problem (providers closed)."""
     found = _analyse(source, text, environ, options)
     if found.problems:
         close_all(found.providers.values())
@@ -249,6 +250,7 @@ def _analyse(source: str, text: str, environ: Mapping[str, str], options: Mappin
 
 
 def _str(value: object, argument: str) -> str:
+    """`value`, a `str` argument of `loads_models()`; `TypeError` naming the argument otherwise."""
     if isinstance(value, str):
         return value
     hint = "; decode bytes first, and pass a file's path to load_models()" if isinstance(value, bytes) else ""
@@ -256,6 +258,7 @@ def _str(value: object, argument: str) -> str:
 
 
 def _path(path: object, function: str) -> str:
+    """`path` as a `str` file name; `TypeError` naming the argument for anything but str or path-like."""
     if isinstance(path, str):
         return path
     if isinstance(path, os.PathLike):
