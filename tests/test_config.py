@@ -25,14 +25,14 @@ from literauth import (
 from literauth.aws import WebIdentityCredentialProvider
 from literauth.azure import AzureAdCredentialProvider
 from literauth.config import (
-    TEXT_SOURCE,
     ConfigProblem,
     ModelConfigError,
     ModelEntry,
     ModelTable,
-    _interpolate,
     load_models,
+    loads_models,
 )
+from literauth.config._fields import interpolate
 from literauth.google import VertexOAuthCredentialProvider
 from literauth.provider import RefreshingCredentialProvider
 from literauth.testing import FakeIdentityServer
@@ -97,7 +97,7 @@ def tables() -> Iterator[list[ModelTable]]:
 def test_issue_example_resolves_each_model(
     server: FakeIdentityServer, env: dict[str, str], tables: list[ModelTable]
 ) -> None:
-    table = load_models(ISSUE_EXAMPLE, environ={**env, "AZURE_AD_TOKEN": AZURE_TOKEN})
+    table = loads_models(ISSUE_EXAMPLE, environ={**env, "AZURE_AD_TOKEN": AZURE_TOKEN})
     tables.append(table)
     assert list(table) == ["gpt-4o", "claude-3-opus", "gemini-1.5-pro"]
     assert (server.azure.request_count, server.sts.request_count, server.google.request_count) == (0, 0, 0)
@@ -119,7 +119,7 @@ def test_issue_example_resolves_each_model(
 
 
 def test_issue_example_entries_are_split(env: dict[str, str], tables: list[ModelTable]) -> None:
-    table = load_models(ISSUE_EXAMPLE, environ={**env, "AZURE_AD_TOKEN": AZURE_TOKEN})
+    table = loads_models(ISSUE_EXAMPLE, environ={**env, "AZURE_AD_TOKEN": AZURE_TOKEN})
     tables.append(table)
     claude = table["claude-3-opus"]
     assert (claude.provider, claude.model) == ("bedrock", "anthropic.claude-3-opus-20240229-v1:0")
@@ -133,7 +133,7 @@ def test_two_azure_models_share_one_provider_and_one_token(
     server: FakeIdentityServer, env: dict[str, str], tables: list[ModelTable]
 ) -> None:
     text = entry("gpt-4o", "azure/gpt-4o") + entry("gpt-4o-mini", "azure/gpt-4o-mini", timeout_secs="30")
-    table = load_models(text, environ=env)
+    table = loads_models(text, environ=env)
     tables.append(table)
     first, second = table["gpt-4o"].credential_provider, table["gpt-4o-mini"].credential_provider
     assert first is second
@@ -152,7 +152,7 @@ def test_vertex_and_vertex_ai_share_one_provider(
     server: FakeIdentityServer, env: dict[str, str], tables: list[ModelTable]
 ) -> None:
     text = entry("a", "vertex/gemini-1.5-pro") + entry("b", "vertex_ai/gemini-1.5-flash")
-    table = load_models(text, environ=env)
+    table = loads_models(text, environ=env)
     tables.append(table)
     assert table["a"].credential_provider is table["b"].credential_provider
     table["a"].resolve()
@@ -164,7 +164,7 @@ def test_bedrock_models_share_one_provider(
     server: FakeIdentityServer, env: dict[str, str], tables: list[ModelTable]
 ) -> None:
     text = entry("opus", "bedrock/anthropic.claude-3-opus") + entry("haiku", "bedrock/anthropic.claude-3-haiku")
-    table = load_models(text, environ=env)
+    table = loads_models(text, environ=env)
     tables.append(table)
     assert table["opus"].credential_provider is table["haiku"].credential_provider
     assert table.resolve("opus") == table.resolve("haiku")
@@ -177,7 +177,7 @@ def test_same_static_key_shares_a_provider_and_different_keys_do_not() -> None:
         + entry("b", "mistral/mistral-large", api_key='"${KEY_B}"')
         + entry("c", api_key='"${OTHER}"')
     )
-    table = load_models(text, environ={"KEY_A": KEY, "KEY_B": KEY, "OTHER": KEY + "-other"})
+    table = loads_models(text, environ={"KEY_A": KEY, "KEY_B": KEY, "OTHER": KEY + "-other"})
     assert table["a"].credential_provider is table["b"].credential_provider
     assert table["c"].credential_provider is not table["a"].credential_provider
     assert len(table.providers) == 2
@@ -185,7 +185,7 @@ def test_same_static_key_shares_a_provider_and_different_keys_do_not() -> None:
 
 def test_api_key_wins_over_the_environment_for_any_prefix(env: dict[str, str]) -> None:
     text = entry("a", "azure/gpt-4o", api_key='"k-azure"') + entry("b", "bedrock/x", api_key='"k-aws"')
-    table = load_models(text, environ=env)
+    table = loads_models(text, environ=env)
     for name, key in (("a", "k-azure"), ("b", "k-aws")):
         assert isinstance(table[name].credential_provider, StaticTokenProvider)
         credential = table.resolve(name)
@@ -196,7 +196,7 @@ def test_azure_ad_token_in_the_environment_shares_with_an_equal_api_key(
     server: FakeIdentityServer, env: dict[str, str]
 ) -> None:
     text = entry("static", "azure/gpt-4o", api_key='"${AZURE_AD_TOKEN}"') + entry("from-env", "azure/gpt-4o")
-    table = load_models(text, environ={**env, "AZURE_AD_TOKEN": AZURE_TOKEN})
+    table = loads_models(text, environ={**env, "AZURE_AD_TOKEN": AZURE_TOKEN})
     assert table["static"].credential_provider is table["from-env"].credential_provider
     assert isinstance(table["from-env"].credential_provider, StaticTokenProvider)
     table.resolve("from-env")
@@ -206,7 +206,7 @@ def test_azure_ad_token_in_the_environment_shares_with_an_equal_api_key(
 def test_provider_options_reach_the_refreshing_providers(
     env: dict[str, str], clock: FakeClock, tables: list[ModelTable]
 ) -> None:
-    table = load_models(entry("gpt", "azure/gpt-4o"), environ=env, clock=clock)
+    table = loads_models(entry("gpt", "azure/gpt-4o"), environ=env, clock=clock)
     tables.append(table)
     credential = table.resolve("gpt")
     assert credential.expires_at_epoch is not None
@@ -215,7 +215,7 @@ def test_provider_options_reach_the_refreshing_providers(
 
 def test_environ_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITERAUTH_TEST_KEY", KEY)
-    table = load_models(entry(api_key='"${LITERAUTH_TEST_KEY}"'))
+    table = loads_models(entry(api_key='"${LITERAUTH_TEST_KEY}"'))
     credential = table.resolve("m")
     assert isinstance(credential, BearerToken) and credential.token.expose_secret() == KEY
 
@@ -239,7 +239,7 @@ def test_providers_are_closed_when_the_load_fails(
 ) -> None:
     text = entry("good", "azure/gpt-4o") + entry("bad", "openai/gpt-4o")
     with pytest.raises(ModelConfigError):
-        load_models(text, environ=env)
+        loads_models(text, environ=env)
     assert len(closed) == 1 and isinstance(closed[0], AzureAdCredentialProvider)
 
 
@@ -248,7 +248,7 @@ def test_providers_are_closed_when_the_load_fails(
 
 def test_table_is_a_read_only_mapping_in_file_order() -> None:
     names = ["zeta", "alpha", "mid", "beta"]
-    table = load_models("".join(entry(n, api_key='"k"') for n in names), environ={})
+    table = loads_models("".join(entry(n, api_key='"k"') for n in names), environ={})
     assert isinstance(table, Mapping)
     assert list(table) == names and list(table.keys()) == names
     assert len(table) == 4 and "alpha" in table and "nope" not in table
@@ -263,7 +263,7 @@ def test_table_is_a_read_only_mapping_in_file_order() -> None:
 
 
 def test_entry_is_frozen_and_resolves() -> None:
-    table = load_models(entry("m", api_key=f'"{KEY}"', timeout_secs="12", base_url='"https://api.example.com/v1"'),
+    table = loads_models(entry("m", api_key=f'"{KEY}"', timeout_secs="12", base_url='"https://api.example.com/v1"'),
                         environ={})
     model = table["m"]
     assert isinstance(model, ModelEntry)
@@ -277,13 +277,13 @@ def test_entry_is_frozen_and_resolves() -> None:
 
 def test_fallbacks_are_kept_in_order_as_a_tuple() -> None:
     text = entry("a", api_key='"k"', fallbacks='["c", "b"]') + entry("b", api_key='"k"') + entry("c", api_key='"k"')
-    table = load_models(text, environ={})
+    table = loads_models(text, environ={})
     assert table["a"].fallbacks == ("c", "b")
 
 
 def test_secrets_are_not_in_repr(env: dict[str, str], tables: list[ModelTable]) -> None:
     text = entry("static", api_key=f'"{KEY}"') + entry("azure", "azure/gpt-4o")
-    table = load_models(text, environ=env)
+    table = loads_models(text, environ=env)
     tables.append(table)
     table.resolve("static")
     table.resolve("azure")
@@ -294,7 +294,7 @@ def test_secrets_are_not_in_repr(env: dict[str, str], tables: list[ModelTable]) 
 
 def test_close_closes_refreshing_providers(env: dict[str, str], closed: list[RefreshingCredentialProvider]) -> None:
     text = entry("a", "azure/gpt-4o") + entry("b", "azure/gpt-4o-mini") + entry("c", api_key='"k"')
-    with load_models(text, environ=env) as table:
+    with loads_models(text, environ=env) as table:
         provider = table["a"].credential_provider
         assert closed == []
     assert closed == [provider]  # once, though two entries share it; static providers have nothing to close
@@ -318,87 +318,8 @@ def test_other_proxy_tables_are_ignored_and_not_interpolated() -> None:
         provider_model = "openai/gpt-4o"
         api_key = "${OPENAI_API_KEY}"
         """)
-    table = load_models(text, environ={"OPENAI_API_KEY": KEY})
+    table = loads_models(text, environ={"OPENAI_API_KEY": KEY})
     assert list(table) == ["gpt-4o"]
-
-
-# -- where the configuration comes from -----------------------------------------------------
-
-
-def test_loads_from_a_path_and_from_a_str_path(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "models.toml"
-    path.write_text(entry(api_key='"k"'), encoding="utf-8")
-    for source in (path, str(path)):
-        table = load_models(source, environ={})
-        assert list(table) == ["m"] and table.source == str(path)
-
-
-def test_a_file_without_toml_suffix_is_read_when_it_exists(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "proxy.conf"
-    path.write_text(entry(api_key='"k"'), encoding="utf-8")
-    assert list(load_models(str(path), environ={})) == ["m"]
-
-
-def test_text_is_recognised_by_a_line_break_or_the_models_header() -> None:
-    assert load_models(entry(api_key='"k"'), environ={}).source == TEXT_SOURCE
-    with pytest.raises(ModelConfigError) as excinfo:  # one line, so no fields: but it is text
-        load_models("[[models]]", environ={})
-    assert excinfo.value.source == TEXT_SOURCE
-
-
-def test_a_missing_toml_file_is_reported_by_name(tmp_path: pathlib.Path) -> None:
-    missing = tmp_path / "nope.toml"
-    for source in (missing, str(missing)):
-        with pytest.raises(ConfigurationError, match="does not exist") as excinfo:
-            load_models(source, environ={})
-        assert str(missing) in str(excinfo.value)
-
-
-def test_a_one_line_string_that_is_neither_is_refused_without_quoting_it() -> None:
-    with pytest.raises(ConfigurationError, match="pathlib.Path") as excinfo:
-        load_models(f'api_key = "{KEY}"', environ={})
-    assert_no_secret([str(excinfo.value)], [KEY])
-    with pytest.raises(ConfigurationError):
-        load_models("", environ={})
-
-
-@pytest.mark.parametrize("value", [b"[[models]]\n", 42, None])
-def test_other_types_are_a_type_error(value: object) -> None:
-    with pytest.raises(TypeError):
-        load_models(value, environ={})  # type: ignore[arg-type]
-
-
-def test_a_bom_is_accepted_and_bad_encoding_is_reported(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "bom.toml"
-    path.write_bytes(b"\xef\xbb\xbf" + entry(api_key='"k"').encode())
-    assert list(load_models(path, environ={})) == ["m"]
-    latin = tmp_path / "latin.toml"
-    latin.write_bytes(entry(api_key='"k\xe9"').encode("latin-1"))
-    with pytest.raises(ConfigurationError, match="not UTF-8") as excinfo:
-        load_models(latin, environ={})
-    assert str(latin) in str(excinfo.value)
-
-
-def test_a_directory_is_reported(tmp_path: pathlib.Path) -> None:
-    folder = tmp_path / "conf.toml"
-    folder.mkdir()
-    with pytest.raises(ConfigurationError, match="cannot be read"):
-        load_models(folder, environ={})
-
-
-def test_toml_syntax_errors_name_the_file_and_line(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "broken.toml"
-    path.write_text(f'[[models]]\nname = "m"\napi_key = "{KEY}\nprovider_model = "x/y"\n', encoding="utf-8")
-    with pytest.raises(ModelConfigError, match="invalid TOML") as excinfo:
-        load_models(path, environ={})
-    message = str(excinfo.value)
-    assert str(path) in message and "line 3" in message
-    assert_no_secret([message], [KEY])
-
-
-def test_duplicate_keys_are_a_toml_error() -> None:
-    with pytest.raises(ModelConfigError, match="invalid TOML"):
-        load_models(entry(api_key='"a"') + 'api_key = "b"\n', environ={})
 
 
 # -- interpolation ------------------------------------------------------------------------------
@@ -428,9 +349,9 @@ def test_duplicate_keys_are_a_toml_error() -> None:
     ],
 )
 def test_interpolate(value: str, environ: dict[str, str], expected: str) -> None:
-    errors: list[str] = []
-    assert _interpolate(value, environ, errors) == expected
-    assert errors == []
+    result = interpolate(value, environ)
+    assert result.problems == ()
+    assert result.value is not None and result.value.value == expected
 
 
 @pytest.mark.parametrize(
@@ -449,20 +370,19 @@ def test_interpolate(value: str, environ: dict[str, str], expected: str) -> None
     ],
 )
 def test_interpolate_errors(value: str, fragment: str) -> None:
-    errors: list[str] = []
-    _interpolate(value, {"A": "x"}, errors)
-    assert len(errors) == 1 and fragment in errors[0]
+    result = interpolate(value, {"A": "x"})
+    assert result.value is None
+    assert len(result.problems) == 1 and fragment in result.problems[0]
 
 
 def test_every_unset_variable_in_a_value_is_reported() -> None:
-    errors: list[str] = []
-    _interpolate("${ONE}/${TWO}", {}, errors)
-    assert [e.split()[2] for e in errors] == ["ONE", "TWO"]
+    result = interpolate("${ONE}/${TWO}", {})
+    assert [e.split()[2] for e in result.problems] == ["ONE", "TWO"]
 
 
 def test_unset_variable_names_the_variable_and_the_entry() -> None:
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(entry("gpt", api_key='"${OPENAI_API_KEY}"'), environ={})
+        loads_models(entry("gpt", api_key='"${OPENAI_API_KEY}"'), environ={})
     (problem,) = excinfo.value.problems
     assert (problem.index, problem.name, problem.field) == (0, "gpt", "api_key")
     assert "OPENAI_API_KEY" in problem.message
@@ -475,7 +395,7 @@ def test_interpolation_in_names_urls_and_fallback_lists() -> None:
               fallbacks='["${PREFIX}-b"]')
         + entry("${PREFIX}-b", "${VENDOR}/${MODEL}", api_key='"k"')
     )
-    table = load_models(text, environ={"PREFIX": "team", "VENDOR": "openai", "MODEL": "gpt-4o"})
+    table = loads_models(text, environ={"PREFIX": "team", "VENDOR": "openai", "MODEL": "gpt-4o"})
     assert list(table) == ["team-a", "team-b"]
     assert table["team-a"].base_url == "https://default.example/v1"
     assert table["team-a"].fallbacks == ("team-b",)
@@ -491,7 +411,7 @@ def test_values_with_quotes_and_newlines_cannot_break_the_toml() -> None:
         api_key = """
         multi-${WORD}-"quoted"-'single'"""
         ''')
-    table = load_models(text, environ={"NASTY": nasty, "WORD": "x"})
+    table = loads_models(text, environ={"NASTY": nasty, "WORD": "x"})
     a = table.resolve("a")
     b = table.resolve("b")
     assert isinstance(a, BearerToken) and a.token.expose_secret() == nasty
@@ -505,7 +425,7 @@ def test_values_with_quotes_and_newlines_cannot_break_the_toml() -> None:
 
 def test_literal_strings_are_interpolated_too_and_escape_works() -> None:
     text = entry("a", api_key="'${K}'") + entry("b", api_key='"$${NOT_A_VAR}"')
-    table = load_models(text, environ={"K": KEY})
+    table = loads_models(text, environ={"K": KEY})
     a, b = table.resolve("a"), table.resolve("b")
     assert isinstance(a, BearerToken) and a.token.expose_secret() == KEY
     assert isinstance(b, BearerToken) and b.token.expose_secret() == "${NOT_A_VAR}"
@@ -519,13 +439,13 @@ def test_comments_are_not_interpolated() -> None:
         provider_model = "openai/gpt-4o"
         api_key = "k"  # ${NOT_SET_EITHER
         """)
-    assert list(load_models(text, environ={})) == ["m"]
+    assert list(loads_models(text, environ={})) == ["m"]
 
 
 def test_keys_are_not_interpolated() -> None:
     text = entry() + '"${FIELD}" = "k"\n'
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(text, environ={"FIELD": "api_key"})
+        loads_models(text, environ={"FIELD": "api_key"})
     fields = [p.field for p in excinfo.value.problems]
     assert "${FIELD}" in fields
 
@@ -533,7 +453,7 @@ def test_keys_are_not_interpolated() -> None:
 def test_unknown_fields_are_not_interpolated() -> None:
     text = entry(api_key='"k"', api_base='"${UNSET_BASE}"')
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(text, environ={})
+        loads_models(text, environ={})
     (problem,) = excinfo.value.problems
     assert problem.field == "api_base" and "base_url" in problem.message
 
@@ -545,11 +465,11 @@ def test_unknown_fields_are_not_interpolated() -> None:
 )
 def test_an_empty_api_key_is_an_error(api_key: str, environ: dict[str, str]) -> None:
     with pytest.raises(ModelConfigError, match="api_key.*is empty"):
-        load_models(entry(api_key=api_key), environ=environ)
+        loads_models(entry(api_key=api_key), environ=environ)
 
 
 def test_api_key_is_stripped_of_surrounding_whitespace() -> None:
-    table = load_models(entry(api_key='"${K}"'), environ={"K": f"  {KEY}\n"})
+    table = loads_models(entry(api_key='"${K}"'), environ={"K": f"  {KEY}\n"})
     credential = table.resolve("m")
     assert isinstance(credential, BearerToken) and credential.token.expose_secret() == KEY
 
@@ -567,7 +487,7 @@ def test_secrets_and_defaults_never_appear_in_errors() -> None:
         + entry("f", "openai/x", api_key=f'"{default_secret}"', base_url=f'"ftp://example.com/{env_secret}"')
     )
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(text, environ={"SET": env_secret})
+        loads_models(text, environ={"SET": env_secret})
     texts = [str(excinfo.value), repr(excinfo.value), *(repr(p) for p in excinfo.value.problems)]
     assert_no_secret(texts, [default_secret, env_secret, "12345678901234567890"])
     assert {p.name for p in excinfo.value.problems} == {"a", "b", "c", "d", "e", "f"}
@@ -648,7 +568,7 @@ def test_one_broken_environment_is_reported_once_per_entry(env: dict[str, str]) 
     environ = {k: v for k, v in env.items() if k != "AWS_ROLE_ARN"}
     text = entry("a", "bedrock/x") + entry("b", "bedrock/y") + entry("c", "azure/gpt-4o")
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(text, environ=environ)
+        loads_models(text, environ=environ)
     messages = {p.name: p.message for p in excinfo.value.problems}
     assert set(messages) == {"a", "b"}
     assert "AWS_ROLE_ARN" in messages["a"] and "api_key" in messages["a"]
@@ -657,7 +577,7 @@ def test_one_broken_environment_is_reported_once_per_entry(env: dict[str, str]) 
 
 def test_the_error_survives_copy_and_pickle() -> None:
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(entry(api_key='"${MISSING}"'), environ={})
+        loads_models(entry(api_key='"${MISSING}"'), environ={})
     for clone in (copy.copy(excinfo.value), pickle.loads(pickle.dumps(excinfo.value))):
         assert isinstance(clone, ModelConfigError)
         assert str(clone) == str(excinfo.value) and clone.problems == excinfo.value.problems
@@ -670,8 +590,8 @@ def test_problem_str_is_readable() -> None:
 
 
 def test_a_single_problem_reads_naturally() -> None:
-    with pytest.raises(ModelConfigError, match=r"^<toml text>: 1 problem in the model configuration:\n"):
-        load_models(entry(name="a", provider_model="openai/x"), environ={})
+    with pytest.raises(ModelConfigError, match=r"^<string>: 1 problem in the model configuration:\n"):
+        loads_models(entry(name="a", provider_model="openai/x"), environ={})
 
 
 # A broad table of bad inputs: (TOML text, fragment of the one problem, index, field).
@@ -758,7 +678,7 @@ BAD_ENTRIES = [
 @pytest.mark.parametrize(("text", "fragment", "index", "field"), BAD_DOCUMENTS)
 def test_bad_documents(text: str, fragment: str, index: int | None, field: str | None) -> None:
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(text, environ={})
+        loads_models(text, environ={})
     problem = excinfo.value.problems[0]
     assert fragment in problem.message
     assert (problem.index, problem.field) == (index, field)
@@ -767,7 +687,7 @@ def test_bad_documents(text: str, fragment: str, index: int | None, field: str |
 @pytest.mark.parametrize(("text", "fragment", "field"), BAD_ENTRIES)
 def test_bad_entries(text: str, fragment: str, field: str | None) -> None:
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(text, environ={})
+        loads_models(text, environ={})
     assert len(excinfo.value.problems) == 1, problems_of(excinfo)
     (problem,) = excinfo.value.problems
     assert fragment in problem.message, str(problem)
@@ -776,7 +696,7 @@ def test_bad_entries(text: str, fragment: str, field: str | None) -> None:
 
 def test_an_empty_entry_reports_both_required_fields() -> None:
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models("[[models]]\n", environ={})
+        loads_models("[[models]]\n", environ={})
     messages = [p.message for p in excinfo.value.problems]
     assert any("'name' is missing" in m for m in messages)
     assert any("'provider_model' is missing" in m for m in messages)
@@ -786,14 +706,14 @@ def test_a_broken_environment_file_is_reported(env: dict[str, str], tmp_path: pa
     bad_key_file = tmp_path / "not-json.json"
     bad_key_file.write_text("{", encoding="utf-8")
     with pytest.raises(ModelConfigError, match="not JSON") as excinfo:
-        load_models(entry(provider_model="vertex/x"), environ={**env, "GOOGLE_APPLICATION_CREDENTIALS": str(bad_key_file)})
+        loads_models(entry(provider_model="vertex/x"), environ={**env, "GOOGLE_APPLICATION_CREDENTIALS": str(bad_key_file)})
     assert excinfo.value.problems[0].name == "m"
 
 
 def test_a_problem_in_one_field_does_not_hide_the_entry_s_other_problems() -> None:
     text = entry("m", "${VENDOR}/x", api_key='"${K}"', timeout_secs="0", fallbacks='["nobody"]')
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(text, environ={})
+        loads_models(text, environ={})
     fields = sorted(p.field or "" for p in excinfo.value.problems)
     assert fields == ["api_key", "fallbacks", "provider_model", "timeout_secs"]
     # the failed interpolation is reported once, not also as a malformed provider_model
@@ -868,7 +788,7 @@ def test_example_app_tries_fallbacks_then_gives_up(
         calls.append(model.name)
         raise module.UpstreamError(f"{model.name}: HTTP 503")
 
-    with load_models(text, environ=env, sleep=fake_sleep) as table:
+    with loads_models(text, environ=env, sleep=fake_sleep) as table:
         server.azure.fail(500, times=10)  # the token request fails too: a CredentialError, then a fallback
         reply = module.create_app(table, flaky).test_client().post("/v1/chat/completions", json={"model": "a"})
     assert reply.status_code == 502
