@@ -41,7 +41,7 @@ if _TYPE_CHECKING:
     from .azure import AzureAdCredentialProvider
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
-    from .config import ModelEntry, ModelTable, load_models
+    from .config import ModelEntry, ModelTable, load_models, loads_models
     from .google import VertexOAuthCredentialProvider
     from .integrations.requests import BearerAuth, SigV4Auth, bearer_token_callable
 
@@ -59,6 +59,7 @@ _LAZY = {
     "ModelEntry": "literauth.config",
     "ModelTable": "literauth.config",
     "load_models": "literauth.config",
+    "loads_models": "literauth.config",
 }
 
 _logging.getLogger("literauth").addHandler(_logging.NullHandler())
@@ -114,4 +115,5 @@ __all__ = [
     "__version__",
     "bearer_token_callable",
     "load_models",
+    "loads_models",
 ]

@@ -188,7 +188,7 @@ class ConfigProblem:
 
 
 class ModelConfigError(ConfigurationError):
-    """Raised by `load_models()` with every problem in the file at once (`problems`)."""
+    """Raised by `load_models()` / `loads_models()` with every problem in the file at once (`problems`)."""
 
     def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"

@@ -419,7 +419,7 @@ def test_values_with_quotes_and_newlines_cannot_break_the_toml() -> None:
     assert list(table) == ["a", "b"]
     # a newline that tries to start a new TOML key is refused like any token with whitespace
     with pytest.raises(ConfigurationError, match="whitespace") as info:
-        load_models(text, environ={"NASTY": f'{KEY}"\napi_key = "injected', "WORD": "x"})
+        loads_models(text, environ={"NASTY": f'{KEY}"\napi_key = "injected', "WORD": "x"})
     assert KEY not in str(info.value) and "injected" not in str(info.value)
 
 
@@ -806,3 +806,12 @@ def test_example_demo_runs_against_the_fake_server() -> None:
     assert "token requests: azure 1, sts 1, google 1 (for 5 models)" in result.stdout
     assert "served by gpt-4o-mini" in result.stdout
     assert result.stderr == ""
+
+
+def test_an_api_key_with_whitespace_is_a_problem_of_its_entry_not_a_crash() -> None:
+    text = entry("bad", api_key='"${K}"') + entry("also-bad", provider_model="azure/x", api_key='"a b"')
+    with pytest.raises(ModelConfigError) as caught:
+        loads_models(text, environ={"K": "ab\ncd"})
+    assert [(p.index, p.field) for p in caught.value.problems] == [(0, "api_key"), (1, "api_key")]
+    assert all("whitespace" in p.message for p in caught.value.problems)
+    assert "ab\ncd" not in str(caught.value) and "a b" not in str(caught.value)

@@ -53,6 +53,15 @@ class _Sharing:
         digest = hashlib.sha256(key.expose_secret().encode("utf-8", "surrogatepass")).digest()
         return self.static.setdefault(digest, StaticTokenProvider(key))
 
+    def static_key(self, entry: CheckedEntry, key: SecretString) -> StaticTokenProvider | ConfigProblem:
+        """The shared provider for an `api_key`, or the problem with the key (never its value)."""
+        problem = None
+        try:
+            return self.static_for(key)
+        except ConfigurationError as exc:  # a key with whitespace or control characters
+            problem = str(exc)
+        return self._problem(entry, problem, "api_key")
+
     def from_environment(self, entry: CheckedEntry, provider_model: ProviderModel) -> CredentialProvider | ConfigProblem:
         """The spec's shared provider for `entry`, or the problem that stops it."""
         spec = by_prefix(provider_model.provider)
@@ -111,7 +120,11 @@ def share_identities(
     for entry in entries:
         identity = entry.identity
         if isinstance(identity, StaticKey):
-            providers[entry.index] = sharing.static_for(identity.key)
+            static = sharing.static_key(entry, identity.key)
+            if isinstance(static, ConfigProblem):
+                problems.append(static)
+            else:
+                providers[entry.index] = static
         elif isinstance(identity, FromEnvironment):
             result = sharing.from_environment(entry, identity.provider_model)
             if isinstance(result, ConfigProblem):

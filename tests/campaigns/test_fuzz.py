@@ -47,6 +47,7 @@ from literauth import (
     VertexOAuthCredentialProvider,
     WebIdentityCredentialProvider,
     load_models,
+    loads_models,
 )
 from literauth._files import read_token_file
 from literauth._http import MAX_BODY, EndpointError, TokenResponse, mask_secrets
@@ -1051,7 +1052,7 @@ def test_generated_model_configurations_load_or_raise(idp_env: dict[str, str]) -
     @fuzz(200, deadline_ms=5000)
     @given(text=toml_documents(), environ=_config_environ(idp_env))
     def check(text: str, environ: dict[str, str]) -> None:
-        _check_table(outcome(lambda: load_models(text, environ=environ)), text)
+        _check_table(outcome(lambda: loads_models(text, environ=environ)), text)
 
     check()
 
@@ -1079,7 +1080,7 @@ def test_mutated_model_configurations_load_or_raise(idp_env: dict[str, str]) -> 
     @fuzz(200, deadline_ms=5000)
     @given(text=mutated_text(SEED_CONFIG) | wild_text.map(lambda t: t + "\n"), environ=_config_environ(idp_env))
     def check(text: str, environ: dict[str, str]) -> None:
-        _check_table(outcome(lambda: load_models(text, environ=environ)))
+        _check_table(outcome(lambda: loads_models(text, environ=environ)))
 
     check()
 
@@ -1108,7 +1109,7 @@ def test_model_configuration_files_load_or_raise(
     "[[models]]\nname = 'a'\nprovider_model = 'x/y'\napi_key = '" + "${A}" * 10_000 + "'\n",
 ], ids=["deep-array", "deep-table", "huge-int", "huge-float", "long-name", "many-references"])
 def test_pathological_model_configurations(text: str) -> None:
-    _check_table(outcome(lambda: load_models(text, environ={"A": "x"})))
+    _check_table(outcome(lambda: loads_models(text, environ={"A": "x"})))
 
 
 @pytest.mark.parametrize("target", ["/dev/zero", "nul\x00.toml", "\ud800.toml", "missing.toml"])

@@ -46,6 +46,7 @@ from literauth import (
     VertexOAuthCredentialProvider,
     WebIdentityCredentialProvider,
     load_models,
+    loads_models,
 )
 from literauth._http import MAX_BODY, TokenResponse, mask_secrets
 from literauth.aws._sts import parse_sts_error
@@ -231,7 +232,7 @@ def _holders(server: FakeIdentityServer) -> dict[str, Callable[[], object]]:
     """Builders of every public object that holds a secret."""
     azure = lambda: server.azure_provider(sleep=FakeSleep())
     sts = lambda: server.sts_provider(sleep=FakeSleep())
-    table = lambda: load_models(
+    table = lambda: loads_models(
         '[[models]]\nname = "m"\nprovider_model = "openai/gpt"\napi_key = "' + API_KEY + '"\n'
     )
     return {
@@ -639,7 +640,7 @@ def test_config_paths_leak_nothing(
         + _entry("azure", "azure/gpt-4o") + _entry("claude", "bedrock/anthropic.claude")
         + _entry("gemini", "vertex_ai/gemini-1.5-pro")
     )
-    with load_models(good, environ=environ, sleep=FakeSleep(), background_refresh=False) as table:
+    with loads_models(good, environ=environ, sleep=FakeSleep(), background_refresh=False) as table:
         credentials = [table.resolve(name) for name in table]
         evidence.objects("table", table, *table.values(), *table.providers, *credentials)
     issued = {f"credential {i}": c.token.expose_secret() for i, c in enumerate(credentials)  # type: ignore[attr-defined]
@@ -670,7 +671,7 @@ def test_config_paths_leak_nothing(
     }
     for name, text in bad.items():
         env = dict(environ, AZURE_TENANT_ID="not a tenant") if name == "azure env broken" else environ
-        error = evidence.expect(name, ModelConfigError, lambda text=text, env=env: load_models(text, environ=env))
+        error = evidence.expect(name, ModelConfigError, lambda text=text, env=env: loads_models(text, environ=env))
         evidence.objects(name, *error.problems)  # type: ignore[attr-defined]
     broken = tmp_path / "broken.toml"
     broken.write_bytes(_entry("m", "openai/x", api_key=f'"{API_KEY}"').encode() + b"\xff\xfe")
