@@ -2,12 +2,14 @@
 
 Builds both with `python -m build` (the wheel from the sdist, as pip does) from a copy of
 this tree, lists them, reads their metadata, then unpacks the sdist and runs one test file
-inside it. Offline when setuptools and wheel are installed here (the `test` extra has them):
-the build then runs with `--no-isolation`.
+inside it (those are `slow`). Offline when setuptools and wheel are installed here (the
+`test` extra has them): the build then runs with `--no-isolation`. README's install and
+test commands are checked against setup.cfg and `.ci/run` as well.
 """
 
 from __future__ import annotations
 
+import configparser
 import email.parser
 import importlib.metadata
 import importlib.util
@@ -21,8 +23,6 @@ import zipfile
 from collections.abc import Iterator
 
 import pytest
-
-pytestmark = pytest.mark.slow
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Not part of a source tree: virtualenvs, caches and earlier build output.
@@ -72,6 +72,7 @@ def _source_files(folder: str, *patterns: str) -> list[str]:
     return sorted(p.relative_to(ROOT).as_posix() for p in files if p.is_file())
 
 
+@pytest.mark.slow
 def test_the_sdist_carries_the_license_docs_tests_examples_benchmarks_and_ci(
     built: tuple[pathlib.Path, pathlib.Path, str],
 ) -> None:
@@ -85,6 +86,7 @@ def test_the_sdist_carries_the_license_docs_tests_examples_benchmarks_and_ci(
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
 
+@pytest.mark.slow
 def test_the_wheel_is_the_package_with_its_types_and_entry_points(
     built: tuple[pathlib.Path, pathlib.Path, str],
 ) -> None:
@@ -100,6 +102,7 @@ def test_the_wheel_is_the_package_with_its_types_and_entry_points(
     assert "[pytest11]\nliterauth = literauth.testing.pytest_plugin" in entries
 
 
+@pytest.mark.slow
 def test_the_metadata_names_the_license_author_urls_and_extras(built: tuple[pathlib.Path, pathlib.Path, str]) -> None:
     _sdist, wheel, output = built
     with zipfile.ZipFile(wheel) as archive:
@@ -117,6 +120,7 @@ def test_the_metadata_names_the_license_author_urls_and_extras(built: tuple[path
     assert any(r.startswith("flask") for r in examples) and any(r.startswith("openai") for r in examples)
 
 
+@pytest.mark.slow
 def test_the_sdist_tests_collect_and_run(
     built: tuple[pathlib.Path, pathlib.Path, str], tmp_path: pathlib.Path
 ) -> None:
@@ -133,3 +137,29 @@ def test_the_sdist_tests_collect_and_run(
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert " passed" in done.stdout and "error" not in done.stdout.lower()
+
+
+# -- README, setup.cfg and .ci/run agree (fast) ---------------------------------------------------
+
+
+def _readme() -> str:
+    return (ROOT / "README.rst").read_text(encoding="utf-8")
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    section = _readme().split("\nRun the tests\n", 1)[1]
+    command = next(line.strip() for line in section.splitlines() if line.startswith("    python -m pip"))
+    assert command == 'python -m pip install -e ".[test]" && python -m pytest'
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert command in ci.replace(" || status=$?", "")
+    assert "status\" -eq 5" in ci and "python --version" in ci
+
+
+def test_readme_lists_every_extra_and_installs_from_a_checkout() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    readme = _readme()
+    assert 'python -m pip install -e ".[test]"' in readme
+    assert 'python -m pip install "literauth[examples]"' in readme
+    for extra in config["options.extras_require"]:
+        assert f"\n``{extra}``" in readme, f"README's extras table misses {extra}"
