@@ -15,6 +15,7 @@ import importlib.metadata
 import importlib.util
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -131,12 +132,23 @@ def test_the_sdist_tests_collect_and_run(
             archive.extractall(tmp_path)
     (tree,) = tmp_path.glob("literauth-*")
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "tests/test_public_api.py"],
-        cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=False, stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert " passed" in done.stdout and "error" not in done.stdout.lower()
+
+    def pytest_in_sdist(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", *args],
+            cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=False, stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        return done.stdout
+
+    # test_engine imports the helpers (conftest, _engine_helpers) the way every other file does
+    ran = pytest_in_sdist("-q", "-x", "tests/test_public_api.py", "tests/test_engine.py")
+    assert re.search(r"^\d+ passed in ", ran, re.MULTILINE), ran[-2000:]
+    # and every test module of every subpackage imports: the whole suite collects
+    collected = pytest_in_sdist("-q", "--collect-only")
+    summary = collected.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ tests collected in .*", summary), summary
+    assert int(summary.split()[0]) >= 1000
 
 
 # -- README, setup.cfg and .ci/run agree (fast) ---------------------------------------------------
