@@ -40,6 +40,12 @@ try:
 except ImportError as missing:  # one line that says what to install, not a traceback
     print(f'example: needs {missing.name or "flask"}: pip install "literauth[examples]"', file=sys.stderr)
     sys.exit(2)
+try:  # the Google entry of models.toml signs its JWT with them (the vertex-auth extra)
+    import cryptography  # noqa: F401
+    import jwt  # noqa: F401
+except ImportError:  # one line that says what to install, not a traceback
+    print('example: needs cryptography and pyjwt: pip install "literauth[examples]"', file=sys.stderr)
+    sys.exit(2)
 
 from literauth.config import ModelEntry, ModelTable, load_models
 from literauth.credentials import AwsCredentials, BearerToken, Credential

@@ -6,7 +6,7 @@
 
 The provider is built once and shared: every call gets a cached token, refreshed in the
 background five minutes before it expires. Needs cryptography and PyJWT beyond the core:
-``pip install "literauth[vertex-auth]"`` (or ``"literauth[examples]"``, which has them).
+``pip install "literauth[examples]"`` (``"literauth[vertex-auth]"`` is enough for this one).
 """
 
 from __future__ import annotations
@@ -18,6 +18,13 @@ import tempfile
 from collections.abc import Sequence
 
 import requests
+
+try:  # VertexOAuthCredentialProvider signs its JWT with them (the vertex-auth extra)
+    import cryptography  # noqa: F401
+    import jwt  # noqa: F401
+except ImportError:  # one line that says what to install, not a traceback
+    print('example: needs cryptography and pyjwt: pip install "literauth[examples]"', file=sys.stderr)
+    sys.exit(2)
 
 from literauth.credentials import BearerToken
 from literauth.errors import LiterAuthError
