@@ -1,5 +1,7 @@
 """Azure OpenAI behind a Flask app, with one Azure AD token provider shared by every thread.
 
+Needs Flask beyond the core: ``pip install "literauth[examples]"``.
+
 The provider is built once from the environment. Flask's request threads and a pool of
 worker threads (fanning a batch of prompts out) all call `resolve()` on it: the token is
 fetched once, served from the cache, and refreshed five minutes before it expires.
@@ -28,10 +30,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
-from flask import Flask, abort, jsonify, request
+
+try:
+    from flask import Flask, abort, jsonify, request
+except ImportError as missing:  # one line that says what to install, not a traceback
+    print(f'example: needs {missing.name or "flask"}: pip install "literauth[examples]"', file=sys.stderr)
+    sys.exit(2)
 
 from literauth.azure import AzureAdCredentialProvider
 from literauth.credentials import BearerToken
+from literauth.errors import ConfigurationError, LiterAuthError
 from literauth.provider import CredentialProvider
 
 API_VERSION = "2024-10-21"  # a generally available Azure OpenAI data-plane API version
@@ -106,7 +114,7 @@ def create_app_from_env(environ: Mapping[str, str] | None = None) -> Flask:
     env = os.environ if environ is None else environ
     missing = [name for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT") if not env.get(name)]
     if missing:
-        raise SystemExit(f"set {' and '.join(missing)}")
+        raise ConfigurationError(f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} not set")
     provider = AzureAdCredentialProvider.from_env(env)
     return create_app(AzureOpenAIChat(provider, env["AZURE_OPENAI_ENDPOINT"], env["AZURE_OPENAI_DEPLOYMENT"]))
 
@@ -170,6 +178,12 @@ def demo() -> int:
         return 0 if ok else 1
 
 
+def _cannot_run(reason: str) -> int:
+    """Say in one line, without a traceback, why the example did not run; exit status 2."""
+    print(f"example: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", action="store_true", help="run offline against a fake identity provider")
@@ -177,7 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.demo:
         return demo()
-    create_app_from_env().run(host="127.0.0.1", port=args.port, threaded=True)
+    try:
+        app = create_app_from_env()
+    except LiterAuthError as exc:
+        return _cannot_run(f"{exc} (or run it offline with --demo)")
+    app.run(host="127.0.0.1", port=args.port, threaded=True)
     return 0
 
 

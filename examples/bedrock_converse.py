@@ -1,5 +1,7 @@
 """One Amazon Bedrock `converse` call through `literauth.Client`, signed with SigV4.
 
+Needs nothing beyond the core (``pip install literauth``).
+
 The keys come from STS `AssumeRoleWithWebIdentity` (EKS IAM Roles for Service Accounts);
 the region and signing service are read from the Bedrock host name, and the model id's
 ``:`` is sent as ``%3A`` and signed as ``%253A``, as Bedrock expects.
@@ -30,6 +32,7 @@ from typing import Any
 from literauth.aws import WebIdentityCredentialProvider
 from literauth.client import Client, ClientConfig
 from literauth.credentials import UTC, AwsCredentials
+from literauth.errors import LiterAuthError
 from literauth.provider import SupportsResolve
 from literauth.sigv4 import sign
 
@@ -126,6 +129,12 @@ def demo() -> int:
     return 0
 
 
+def _cannot_run(reason: str) -> int:
+    """Say in one line, without a traceback, why the example did not run; exit status 2."""
+    print(f"example: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("prompt", nargs="?", default="Say hello in one short sentence.")
@@ -135,7 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.demo:
         return demo()
-    provider = WebIdentityCredentialProvider.from_env()
+    try:
+        provider = WebIdentityCredentialProvider.from_env()
+    except LiterAuthError as exc:
+        return _cannot_run(f"{exc} (or run it offline with --demo)")
     with provider, bedrock_client(provider, provider.region, endpoint=args.endpoint) as client:
         print(converse(client, args.model, args.prompt))
     return 0

@@ -8,6 +8,7 @@
 One `WebIdentityCredentialProvider` is built from the environment and shared by the worker
 thread: every job gets cached temporary keys (refreshed in the background five minutes before
 they expire, re-reading the rotated token file), and every Bedrock call is signed with SigV4.
+Needs nothing beyond the core (``pip install literauth``).
 """
 
 from __future__ import annotations
@@ -176,6 +177,12 @@ def demo() -> int:
     return 0
 
 
+def _cannot_run(reason: str) -> int:
+    """Say in one line, without a traceback, why the example did not run; exit status 2."""
+    print(f"example: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("prompts", nargs="*", default=["Say hello in one short sentence."])
@@ -185,7 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.demo:
         return demo()
-    with WebIdentityCredentialProvider.from_env() as provider:  # build once, share with every thread
+    try:
+        provider = WebIdentityCredentialProvider.from_env()  # build once, share with every thread
+    except LiterAuthError as exc:
+        return _cannot_run(f"{exc} (or run it offline with --demo)")
+    with provider:
         endpoint = args.endpoint or bedrock_runtime_url(provider.region)
         run_jobs(provider, args.prompts, endpoint=endpoint, model=args.model)
     return 0

@@ -1,5 +1,7 @@
 """A Flask app calling Azure OpenAI through `literauth.Client`, with Azure AD bearer tokens.
 
+Needs Flask beyond the core: ``pip install "literauth[examples]"``.
+
 One `Client` (one provider, one connection pool) is built at start-up and shared by every
 request thread: the token is fetched once, cached, refreshed before it expires, and a 401
 (a revoked token) is healed by one retry with a fresh token.
@@ -28,10 +30,15 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flask import Flask, jsonify, request
+try:
+    from flask import Flask, jsonify, request
+except ImportError as missing:  # one line that says what to install, not a traceback
+    print(f'example: needs {missing.name or "flask"}: pip install "literauth[examples]"', file=sys.stderr)
+    sys.exit(2)
 
 from literauth.azure import AzureAdCredentialProvider
 from literauth.client import Client, ClientConfig
+from literauth.errors import ConfigurationError, LiterAuthError
 from literauth.provider import SupportsResolve
 
 API_VERSION = "2024-10-21"  # a generally available Azure OpenAI data-plane API version
@@ -67,6 +74,9 @@ def create_app(client: Client) -> Flask:
 def create_app_from_env(environ: Mapping[str, str] | None = None) -> Flask:
     """The app configured from AZURE_* variables (`environ=None` reads `os.environ`)."""
     env = os.environ if environ is None else environ
+    missing = [name for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT") if not env.get(name)]
+    if missing:
+        raise ConfigurationError(f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} not set")
     provider = AzureAdCredentialProvider.from_env(env)
     client = make_client(deployment_url(env["AZURE_OPENAI_ENDPOINT"], env["AZURE_OPENAI_DEPLOYMENT"]), provider)
     return create_app(client)
@@ -131,13 +141,23 @@ def demo() -> int:
     return 0
 
 
+def _cannot_run(reason: str) -> int:
+    """Say in one line, without a traceback, why the example did not run; exit status 2."""
+    print(f"example: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--demo", action="store_true", help="run offline against local fakes")
     args = parser.parse_args(argv)
     if args.demo:
         return demo()
-    create_app_from_env().run()
+    try:
+        app = create_app_from_env()
+    except LiterAuthError as exc:
+        return _cannot_run(f"{exc} (or run it offline with --demo)")
+    app.run()
     return 0
 
 

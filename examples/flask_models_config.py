@@ -1,5 +1,7 @@
 """A Flask front for many LLMs, choosing the credentials for each model name from a TOML file.
 
+Needs Flask, and cryptography and PyJWT for the Google entry: ``pip install "literauth[examples]"``.
+
 `literauth.config.load_models()` reads the ``[[models]]`` entries of a file such as
 ``examples/models.toml`` at start-up: every model gets its credential provider (Azure AD,
 AWS STS web identity, a Google service account, or a static key), entries with the same
@@ -33,11 +35,21 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flask import Flask, abort, jsonify, request
+try:
+    from flask import Flask, abort, jsonify, request
+except ImportError as missing:  # one line that says what to install, not a traceback
+    print(f'example: needs {missing.name or "flask"}: pip install "literauth[examples]"', file=sys.stderr)
+    sys.exit(2)
+try:  # the Google entry of models.toml signs its JWT with them (the vertex-auth extra)
+    import cryptography  # noqa: F401
+    import jwt  # noqa: F401
+except ImportError:  # one line that says what to install, not a traceback
+    print('example: needs cryptography and pyjwt: pip install "literauth[examples]"', file=sys.stderr)
+    sys.exit(2)
 
 from literauth.config import ModelEntry, ModelTable, load_models
 from literauth.credentials import AwsCredentials, BearerToken, Credential
-from literauth.errors import LiterAuthError
+from literauth.errors import LiterAuthError, ModelConfigError
 
 DEFAULT_CONFIG = pathlib.Path(__file__).with_name("models.toml")
 
@@ -175,6 +187,12 @@ def demo(config: str | os.PathLike[str] = DEFAULT_CONFIG) -> int:
         return 0 if served == len(table) and max(counts) <= 1 else 1
 
 
+def _cannot_run(reason: str) -> int:
+    """Say in one line, without a traceback, why the example did not run; exit status 2."""
+    print(f"example: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default=None, help="the models TOML file")
@@ -184,7 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo:
         logging.basicConfig(stream=sys.stdout, format="  (log) %(message)s")
         return demo(args.config or DEFAULT_CONFIG)
-    create_app_from_file(args.config).run(host="127.0.0.1", port=args.port, threaded=True)
+    config = args.config or os.environ.get("LITERAUTH_MODELS") or DEFAULT_CONFIG
+    try:
+        app = create_app_from_file(config)
+    except ModelConfigError as exc:  # every problem at once: `literauth check` lists them
+        first = str(exc.problems[0]).removeprefix(f"{exc.source}: ")
+        return _cannot_run(f"{exc.source}: {len(exc.problems)} problem(s), the first: {first}"
+                           f" (all: literauth check {config}; or run it offline with --demo)")
+    except (LiterAuthError, OSError) as exc:
+        return _cannot_run(f"{exc} (or run it offline with --demo)")
+    app.run(host="127.0.0.1", port=args.port, threaded=True)
     return 0
 
 

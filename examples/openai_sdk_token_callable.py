@@ -2,7 +2,8 @@
 
 `AzureOpenAI(azure_ad_token_provider=...)` calls the function before every request; the
 function returns the provider's cached token, so the SDK gets a fresh one whenever literauth
-has refreshed it. Needs ``pip install openai``; without it this example says so and exits.
+has refreshed it. Needs the openai package: ``pip install "literauth[examples]"``; without it
+this example says so in one line and exits with status 2.
 
 Against Azure::
 
@@ -29,10 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from literauth.azure import AzureAdCredentialProvider
+from literauth.errors import LiterAuthError
 from literauth.integrations.requests import bearer_token_callable
 
 API_VERSION = "2024-10-21"  # a generally available Azure OpenAI data-plane API version
-INSTALL_HINT = "this example needs the openai package: pip install openai"
+INSTALL_HINT = 'needs openai: pip install "literauth[examples]"'
 
 
 def _openai() -> Any:
@@ -47,7 +49,7 @@ def ask(environ: Mapping[str, str], prompts: Sequence[str]) -> list[str]:
     """Answer `prompts` with one `AzureOpenAI` client whose tokens come from literauth."""
     openai = _openai()
     if openai is None:
-        raise SystemExit(INSTALL_HINT)
+        raise SystemExit(f"example: {INSTALL_HINT}")
     provider = AzureAdCredentialProvider.from_env(environ)  # or AZURE_AD_TOKEN: a static token
     client = openai.AzureOpenAI(
         azure_endpoint=environ["AZURE_OPENAI_ENDPOINT"],
@@ -121,17 +123,30 @@ def demo() -> int:
     return 0
 
 
+def _cannot_run(reason: str) -> int:
+    """Say in one line, without a traceback, why the example did not run; exit status 2."""
+    print(f"example: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("prompts", nargs="*", default=["Say hello in one short sentence."])
     parser.add_argument("--demo", action="store_true", help="run offline against local fakes")
     args = parser.parse_args(argv)
-    if _openai() is None:
-        print(f"skipped: {INSTALL_HINT}")
-        return 0
+    if _openai() is None:  # it did not run: say so, and do not exit 0
+        return _cannot_run(INSTALL_HINT)
     if args.demo:
         return demo()
-    for answer in ask(os.environ, args.prompts):
+    missing = [name for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT") if not os.environ.get(name)]
+    if missing:
+        return _cannot_run(f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} "
+                           "not set (or run it offline with --demo)")
+    try:
+        answers = ask(os.environ, args.prompts)
+    except LiterAuthError as exc:
+        return _cannot_run(f"{exc} (or run it offline with --demo)")
+    for answer in answers:
         print(answer)
     return 0
 

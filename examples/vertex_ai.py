@@ -5,7 +5,8 @@
     python examples/vertex_ai.py --demo     # a local FakeIdentityServer, no network, no key
 
 The provider is built once and shared: every call gets a cached token, refreshed in the
-background five minutes before it expires.
+background five minutes before it expires. Needs cryptography and PyJWT beyond the core:
+``pip install "literauth[examples]"`` (``"literauth[vertex-auth]"`` is enough for this one).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from collections.abc import Sequence
 
 import requests
 
+try:  # VertexOAuthCredentialProvider signs its JWT with them (the vertex-auth extra)
+    import cryptography  # noqa: F401
+    import jwt  # noqa: F401
+except ImportError:  # one line that says what to install, not a traceback
+    print('example: needs cryptography and pyjwt: pip install "literauth[examples]"', file=sys.stderr)
+    sys.exit(2)
+
 from literauth.credentials import BearerToken
+from literauth.errors import LiterAuthError
 from literauth.google import VertexOAuthCredentialProvider
 
 DEFAULT_MODEL = "gemini-2.0-flash"
@@ -72,6 +81,12 @@ def demo() -> int:
     return 0
 
 
+def _cannot_run(reason: str) -> int:
+    """Say in one line, without a traceback, why the example did not run; exit status 2."""
+    print(f"example: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("prompt", nargs="?", default="Say hello in one short sentence.")
@@ -83,8 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.demo:
         return demo()
     if not args.project:
-        parser.error("--project is required (or pass --demo)")
-    provider = VertexOAuthCredentialProvider.from_env()  # build once, share everywhere
+        return _cannot_run("--project is required (or run it offline with --demo)")
+    try:
+        provider = VertexOAuthCredentialProvider.from_env()  # build once, share everywhere
+    except LiterAuthError as exc:
+        return _cannot_run(f"{exc} (or run it offline with --demo)")
     with provider, requests.Session() as session:
         print(ask(provider, session, vertex_url(args.project, args.location, args.model), args.prompt))
     return 0
