@@ -104,22 +104,26 @@ def substitutes(setup: Setup, environ: Mapping[str, str]) -> tuple[str, ...]:
     AZURE_AD_TOKEN is set; this finds such a variable without naming it: it is one whose
     removal gives back the spec's own class (or no provider at all).
     """
-    if setup.spec is None:
+    if setup.spec is None or _built_class(setup.spec, environ) in (None, setup.spec.class_name):
         return ()
     found = []
     for variable in setup.spec.optional_env:
         if not (environ.get(variable) or "").strip():
             continue
         without = {k: v for k, v in environ.items() if k != variable}
-        try:
-            provider = setup.spec.from_env(without, background_refresh=False)
-        except ConfigurationError:
+        if _built_class(setup.spec, without) != _built_class(setup.spec, environ):
             found.append(variable)
-            continue
-        if type(provider).__name__ == setup.spec.class_name:
-            found.append(variable)
-        close(provider)
     return tuple(found)
+
+
+def _built_class(spec: ProviderSpec, environ: Mapping[str, str]) -> str | None:
+    """The class name `spec.from_env(environ)` builds, or `None` when it cannot."""
+    try:
+        provider = spec.from_env(environ, background_refresh=False)
+    except ConfigurationError:
+        return None
+    close(provider)
+    return type(provider).__name__
 
 
 def close(provider: object) -> None:
