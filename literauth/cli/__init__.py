@@ -44,7 +44,7 @@ from ._progress import SPINNER_DELAY, Progress
 from ._setups import SETUPS
 from ._token import FORMATS, render_credential
 
-__all__ = ["STATIC_TOKEN_VARIABLE", "Progress", "SPINNER_DELAY", "UsageError", "main", "render_credential"]
+__all__ = ["SPINNER_DELAY", "STATIC_TOKEN_VARIABLE", "Progress", "UsageError", "main", "render_credential"]
 
 _ENVIRONMENT_HINT = f"'{PROG} check' shows which environment variables are set"
 _HINTS: tuple[tuple[type[LiterAuthError], str], ...] = (
@@ -246,6 +246,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _error(str(exc), exc.hint)
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version print and exit 0
+        sys.stdout.flush()  # here, so that a closed pipe is noticed like any other write
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     verbose = bool(getattr(args, "verbose", False))
     quiet = bool(getattr(args, "quiet", False))

@@ -20,7 +20,13 @@ from typing import TextIO
 from .._policy import RetryPolicy
 from .._registry import SPECS, ProviderSpec
 from ..testing import FakeIdentityServer
-from ..testing._simulation import HourSettings, ProviderRun, SimulationError, endpoint_for, run_hour
+from ..testing._simulation import (
+    HourSettings,
+    ProviderRun,
+    SimulationError,
+    endpoint_for,
+    run_hour,
+)
 from ._common import EXIT_FAILURE, EXIT_OK, CommandFailed
 from ._progress import Progress
 
@@ -227,7 +233,7 @@ def run_demo(
     url = server.url
     try:
         for spec in specs:
-            endpoint_for(server, spec).lifetime = settings.lifetime  # type: ignore[attr-defined]
+            endpoint_for(server, spec).lifetime = settings.lifetime
         with tempfile.TemporaryDirectory(prefix="literauth-demo-") as directory:
             report_progress("generating a throwaway RSA key and web identity token")
             env = server.environ(directory)  # a token file and, with cryptography, a service-account key

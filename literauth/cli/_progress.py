@@ -15,7 +15,7 @@ from typing import TextIO
 
 from ._common import PROG
 
-__all__ = ["Progress", "SPINNER_DELAY", "can_animate"]
+__all__ = ["SPINNER_DELAY", "Progress", "can_animate"]
 
 SPINNER_DELAY = 0.25  # a task finishing sooner shows no spinner at all
 SPINNER_FRAMES = "|/-\\"

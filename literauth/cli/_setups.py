@@ -15,7 +15,7 @@ from ..errors import ConfigurationError
 from ..provider import CredentialProvider, StaticTokenProvider
 from ._common import STATIC_TOKEN_VARIABLE
 
-__all__ = ["STATIC", "Setup", "SETUPS", "build", "by_kind", "close", "substitutes"]
+__all__ = ["SETUPS", "STATIC", "Setup", "build", "by_kind", "close", "substitutes"]
 
 STATIC = "static"
 

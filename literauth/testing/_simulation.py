@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._policy import RefreshPolicy, RetryPolicy
 from .._registry import ProviderSpec
@@ -27,6 +27,9 @@ from ..credentials import Credential
 from ..errors import LiterAuthError
 from ..provider import CredentialProvider, RefreshingCredentialProvider
 from . import Endpoint, FakeIdentityServer
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 __all__ = [
     "DETERMINISTIC_REFRESH", "HourSettings", "Outage", "ProviderRun", "SimulatedClock", "Simulation",
@@ -248,7 +251,7 @@ class Simulation:
         if self._workers is not None:
             self._workers.close()
 
-    def __enter__(self) -> Simulation:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

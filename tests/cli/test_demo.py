@@ -139,10 +139,9 @@ def test_demo_without_the_vertex_extra_runs_azure_and_sts() -> None:
     done = _python(_WITHOUT_CRYPTOGRAPHY.format(argv=["demo", "--threads", "2"]))
     assert done.returncode == 0, done.stdout + done.stderr
     skipped = [line for line in done.stderr.splitlines() if "skipped" in line]
-    assert skipped == [
-        'literauth: demo: skipped google.service_account: its extra is not installed '
-        '(pip install "literauth[vertex-auth]")'
-    ]
+    expected = ('literauth: demo: skipped google.service_account: its extra is not installed '
+                '(pip install "literauth[vertex-auth]")')
+    assert skipped == [expected]
     assert "All 14 claims held" in done.stdout and "google" not in done.stdout
 
 
