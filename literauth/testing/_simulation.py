@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 WAKE = 0.05  # waits are cut into slices this long, so a stop is noticed at once
-JOIN_GRACE = 0.25  # real seconds, in all, that close() waits for the workers to leave
+JOIN_GRACE = 0.1  # real seconds, in all, that close() waits for the workers to leave
 BURST_TIMEOUT = 60.0  # real seconds a burst may take before the run gives up
 SETTLE_TIMEOUT = 20.0  # real seconds to wait for a background refresh before giving up
 SETTLE_POLL = 0.0005
