@@ -38,14 +38,16 @@ _HTTPS_INSTALL = 'pip install cryptography (or "literauth[all]")'
 
 
 @dataclasses.dataclass
-class ProviderReport:
-    """One provider's run and each claim printed about it, with whether it held."""
+class ProviderReport(ProviderRun):
+    """One provider's run, and each claim printed about it with whether it held."""
 
-    run: ProviderRun
-    checks: list[tuple[bool, str]]
+    checks: list[tuple[bool, str]] = dataclasses.field(default_factory=list)
 
-    def __getattr__(self, name: str) -> object:  # the run's counters, read as the report's own
-        return getattr(self.run, name)
+    @classmethod
+    def of(cls, run: ProviderRun, attempts: int) -> ProviderReport:
+        """The report of `run`, its claims checked (`attempts`: tries per refresh)."""
+        counters = {field.name: getattr(run, field.name) for field in dataclasses.fields(ProviderRun)}
+        return cls(**counters, checks=_checks(run, attempts))
 
     @property
     def ok(self) -> bool:
@@ -148,8 +150,7 @@ def _format(report: DemoReport) -> str:
         f"{'tokens':>8}{'cache hits':>12}{'p50 resolve':>13}{'p99 resolve':>13}"
     )
     lines = [title, timing, "", header]
-    for p in report.providers:
-        r = p.run
+    for r in report.providers:
         lines.append(
             f"{r.name:<24}{r.calls:>14}{r.failed:>8}{r.server_requests:>16}{r.refused:>9}"
             f"{r.tokens_served:>8}{r.hit_rate:>12.3%}{r.p50 * 1e6:>10.1f} us{r.p99 * 1e6:>10.1f} us"
@@ -159,11 +160,10 @@ def _format(report: DemoReport) -> str:
         "starting just before a refresh falls due:"
     )
     lines += ["", outage]
-    for p in report.providers:
-        lines.append(_outage_line(p.run))
+    for r in report.providers:
+        lines.append(_outage_line(r))
     lines += ["", "Server counters (FakeIdentityServer's own):"]
-    for p in report.providers:
-        r = p.run
+    for r in report.providers:
         lines.append(f"  {r.name:<24}{r.server_requests} requests = {r.issued} tokens issued + {r.refused} refused")
     lines += ["", "Checks:"]
     total = held = 0
@@ -171,7 +171,7 @@ def _format(report: DemoReport) -> str:
         for ok, text in p.checks:
             total += 1
             held += ok
-            lines.append(f"  [{'ok' if ok else 'FAILED'}] {p.run.name}: {text}")
+            lines.append(f"  [{'ok' if ok else 'FAILED'}] {p.name}: {text}")
     lines.append("")
     if held == total:
         lines.append(f"All {total} claims held ({report.elapsed:.1f} s).")
@@ -243,7 +243,7 @@ def run_demo(
         if owned:
             server.stop()
     attempts = RetryPolicy().max_attempts
-    report = DemoReport([ProviderReport(r, _checks(r, attempts)) for r in runs], url, settings, skipped)
+    report = DemoReport([ProviderReport.of(r, attempts) for r in runs], url, settings, skipped)
     report.elapsed = time.perf_counter() - started
     if out is not None:
         out.write(report.text)
