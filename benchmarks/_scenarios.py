@@ -8,13 +8,15 @@ instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from _peers import Library
+
+from literauth.testing._simulation import Simulation, SimulationError
 
 WAITED_MS = 50.0  # a caller "waited" when one call took longer than this
 GRACE = 20.0  # seconds a scenario may overrun its nominal duration before callers count as stuck
@@ -47,6 +49,28 @@ def _settled_count(lib: Library) -> int:
         elif time.monotonic() - quiet_since >= SETTLE_QUIET:
             break
     return count
+
+
+@contextlib.contextmanager
+def _callers(threads: int, work: Callable[[int], None]) -> Iterator[Callable[[float], None]]:
+    """`threads` daemon callers, started; the yielded `release(timeout)` runs `work(slot)` on
+    all of them at once and returns when all are done or `timeout` passed.
+
+    These are the bursts of `literauth.testing._simulation.Simulation`, as in the demo and
+    the soak test. Callers still running after the timeout are left behind (daemons); each
+    scenario counts them as stuck from what they did not record.
+    """
+    sim = Simulation(None, threads=threads, clock=time.time, name="bench-caller")
+    sim.start(work)
+
+    def release(timeout: float) -> None:
+        with contextlib.suppress(SimulationError):  # the timeout: callers are stuck, not failed
+            sim.burst(timeout)
+
+    try:
+        yield release
+    finally:
+        sim.close()
 
 
 # -- speed ---------------------------------------------------------------------------------------
@@ -84,11 +108,9 @@ def cache_hit(lib: Library, params: dict[str, Any]) -> dict[str, Any]:
 
 def _throughput(call: Callable[[], Any], threads: int, duration: float) -> tuple[int, float]:
     counts = [0] * threads
-    barrier = threading.Barrier(threads + 1)
     deadline = [0.0]
 
     def worker(slot: int) -> None:
-        barrier.wait()
         end, done = deadline[0], 0
         while time.perf_counter() < end:
             for _ in range(100):
@@ -96,15 +118,11 @@ def _throughput(call: Callable[[], Any], threads: int, duration: float) -> tuple
             done += 100
         counts[slot] = done
 
-    workers = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
-    for worker_thread in workers:
-        worker_thread.start()
-    start = time.perf_counter()
-    deadline[0] = start + duration
-    barrier.wait()
-    for worker_thread in workers:
-        worker_thread.join(duration + GRACE)
-    return sum(counts), time.perf_counter() - start
+    with _callers(threads, worker) as release:
+        start = time.perf_counter()
+        deadline[0] = start + duration
+        release(duration + GRACE)
+        return sum(counts), time.perf_counter() - start
 
 
 def scaling(lib: Library, params: dict[str, Any]) -> dict[str, Any]:
@@ -162,12 +180,10 @@ def _stampede(lib: Library, state: str, params: dict[str, Any]) -> dict[str, Any
     lib.control.configure(lib.kind, latency=params["latency"])
     before = lib.control.count(lib.kind)
     threads = params["threads"]
-    barrier = threading.Barrier(threads + 1)
     latencies: list[float | None] = [None] * threads
     errors: list[str] = []
 
     def caller(slot: int) -> None:
-        barrier.wait()
         start = time.perf_counter_ns()
         try:
             lib.call()
@@ -175,13 +191,8 @@ def _stampede(lib: Library, state: str, params: dict[str, Any]) -> dict[str, Any
             errors.append(type(exc).__name__)
         latencies[slot] = _ms(time.perf_counter_ns() - start)
 
-    callers = [threading.Thread(target=caller, args=(i,), daemon=True) for i in range(threads)]
-    for thread in callers:
-        thread.start()
-    barrier.wait()
-    deadline = time.monotonic() + GRACE
-    for thread in callers:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    with _callers(threads, caller) as release:
+        release(GRACE)
     finished = [value for value in latencies if value is not None]
     requests = _settled_count(lib) - before
     return {
@@ -214,12 +225,11 @@ def _loop(
     errors = [0] * threads
     error_types: set[str] = set()
     served_held = [0] * threads
-    barrier = threading.Barrier(threads + 1)
+    finished = [False] * threads
     end = [0.0]
 
     def caller(slot: int) -> None:
         record, call, ident = per_thread[slot], lib.call, lib.ident
-        barrier.wait()
         while time.perf_counter() < end[0]:
             start = time.perf_counter_ns()
             try:
@@ -232,22 +242,18 @@ def _loop(
             if held is not None and result is not None and ident(result) == held:
                 served_held[slot] += 1
             time.sleep(pause)
+        finished[slot] = True
 
-    callers = [threading.Thread(target=caller, args=(i,), daemon=True) for i in range(threads)]
-    for thread in callers:
-        thread.start()
-    end[0] = time.perf_counter() + duration
-    barrier.wait()
-    deadline = time.monotonic() + duration + GRACE
-    for thread in callers:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    with _callers(threads, caller) as release:
+        end[0] = time.perf_counter() + duration
+        release(duration + GRACE)
     latencies = [value for values in per_thread for value in values]
     return {
         "calls": len(latencies),
         "errors": sum(errors),
         "error_types": sorted(error_types),
         "served_held": sum(served_held),
-        "stuck": sum(1 for thread in callers if thread.is_alive()),
+        "stuck": finished.count(False),
         "p50_ms": _percentile(latencies, 0.50),
         "p99_ms": _percentile(latencies, 0.99),
         "max_ms": max(latencies) if latencies else None,

@@ -1,5 +1,11 @@
 """`python -m literauth`: the same command as the `literauth` console script."""
 
-from .cli import main
+import sys
+
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command is still being imported
+    sys.stderr.write("\nliterauth: interrupted\n")
+    raise SystemExit(130) from None
 
 raise SystemExit(main())

@@ -1,31 +1,25 @@
 """The `literauth` command: print a credential, check a setup, run the demo.
 
 Secrets go to stdout, only from `literauth token`, on purpose; progress, logs and errors go
-to stderr. Exit status 0 on success, 1 on failure, 2 for a usage error. Built on argparse.
+to stderr. Exit status 0 on success, 1 on failure, 2 for a usage error, 130 on Ctrl-C, 141
+when stdout is a pipe closed early. Built on argparse. This module holds the parser and
+`main`, which alone turns errors into output; each command lives in its own module.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import json
+import io
 import logging
 import os
-import re
-import shlex
 import sys
-import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import Any, NoReturn, TextIO
+from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from .._version import __version__
-from ..aws.web_identity import WebIdentityCredentialProvider
-from ..azure.client_secret import AzureAdCredentialProvider
-from ..config import ModelConfigError, ModelTable, load_models
-from ..credentials import UTC, AwsCredentials, BearerToken, Credential
+from ..config import ModelConfigError
 from ..errors import (
     ConfigurationError,
     LiterAuthError,
@@ -33,58 +27,35 @@ from ..errors import (
     TokenEndpointError,
     TransportError,
 )
-from ..google.service_account import VertexOAuthCredentialProvider
-from ..provider import CredentialProvider, StaticTokenProvider
+from . import _check, _demo, _token
+from ._common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    STATIC_TOKEN_VARIABLE,
+    CommandFailed,
+    UsageError,
+    one_line,
+)
+from ._progress import SPINNER_DELAY, Progress
+from ._setups import SETUPS
+from ._token import FORMATS, render_credential
 
-if sys.version_info >= (3, 11):  # noqa: UP036 - tomllib is new in 3.11
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+__all__ = ["SPINNER_DELAY", "STATIC_TOKEN_VARIABLE", "Progress", "UsageError", "main", "render_credential"]
 
-__all__ = ["STATIC_TOKEN_VARIABLE", "main"]
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-STATIC_TOKEN_VARIABLE = "LITERAUTH_TOKEN"  # what `literauth token static` prints, and `--format env` sets
-PROG = "literauth"
-FORMATS = ("token", "json", "env", "credential-process")
-KINDS = ("azure", "bedrock", "vertex", "static")
-SPINNER_DELAY = 0.25  # a task finishing sooner shows no spinner at all
-SPINNER_FRAMES = "|/-\\"
-
-# The variables each `from_env()` setup needs; for Azure, AZURE_AD_TOKEN alone also works.
-REQUIRED_ENV: Mapping[str, tuple[str, ...]] = {
-    "azure": AzureAdCredentialProvider.REQUIRED_ENV,
-    "bedrock": WebIdentityCredentialProvider.REQUIRED_ENV,
-    "vertex": VertexOAuthCredentialProvider.REQUIRED_ENV,
-}
-AZURE_TOKEN_VARIABLE = "AZURE_AD_TOKEN"
-_CLASS_NAMES = {
-    "azure": AzureAdCredentialProvider.__name__,
-    "bedrock": WebIdentityCredentialProvider.__name__,
-    "vertex": VertexOAuthCredentialProvider.__name__,
-}
-# `provider_model` prefixes of the configuration file, and the setup each one uses.
-CONFIG_PREFIXES = {"azure": "azure", "bedrock": "bedrock", "vertex": "vertex", "vertex_ai": "vertex"}
-
+_ENVIRONMENT_HINT = f"'{PROG} check' shows which environment variables are set"
 _HINTS: tuple[tuple[type[LiterAuthError], str], ...] = (
-    (ModelConfigError, "'literauth check FILE' lists each model's problems and the variables it needs"),
-    (ConfigurationError, "'literauth check' shows which environment variables are set"),
     (TransportError, "check network access to the endpoint (proxy variables, firewall) and "
                      + "REQUESTS_CA_BUNDLE for a private CA"),
     (TokenEndpointError, "the identity provider refused the request; check the credentials it names"),
     (MalformedResponseError, "the endpoint did not answer like the identity provider; check its URL"),
 )
-_VARIABLE_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
+_VERBOSE_HINT = "run again with --verbose for details"
 
 _log = logging.getLogger("literauth.cli")
-
-
-class UsageError(Exception):
-    """A command line that cannot be run as given: exit status 2."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,84 +63,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"run '{self.prog} --help' for usage")
-
-
-# -- progress on stderr ---------------------------------------------------------------------
-
-
-class _Spinner:
-    """A one-line spinner on a terminal, erased when the task ends."""
-
-    def __init__(self, stream: TextIO, message: str) -> None:
-        self._stream = stream
-        self._message = message
-        self._stop = threading.Event()
-        self._drawn = False
-        self._thread = threading.Thread(target=self._spin, name="literauth-spinner", daemon=True)
-        self._thread.start()
-
-    def update(self, message: str) -> None:
-        self._message = message
-
-    def _spin(self) -> None:
-        if self._stop.wait(SPINNER_DELAY):
-            return
-        frame = 0
-        while not self._stop.is_set():
-            self._stream.write(f"\r{SPINNER_FRAMES[frame % len(SPINNER_FRAMES)]} {self._message}\x1b[K")
-            self._stream.flush()
-            self._drawn = True
-            frame += 1
-            self._stop.wait(0.1)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        if self._drawn:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
-
-
-class Progress:
-    """Progress for tasks that may take a while: a spinner on a TTY, plain lines otherwise.
-
-    `quiet` shows nothing; `animate=False` (not a TTY, or --verbose) writes one line per
-    message, prefixed with the program name.
-    """
-
-    def __init__(self, stream: TextIO, *, quiet: bool = False, animate: bool | None = None) -> None:
-        self._stream = stream
-        self._quiet = quiet
-        self._animate = _is_tty(stream) if animate is None else animate
-
-    def note(self, message: str) -> None:
-        """One line of information (not an error); nothing when quiet."""
-        if not self._quiet:
-            self._stream.write(f"{PROG}: {message}\n")
-            self._stream.flush()
-
-    @contextlib.contextmanager
-    def task(self, message: str) -> Iterator[Callable[[str], None]]:
-        """Show `message` while the block runs; the block may call the yielded function to update it."""
-        if self._quiet:
-            yield lambda text: None
-            return
-        if not self._animate:
-            self.note(message)
-            yield self.note
-            return
-        spinner = _Spinner(self._stream, message)
-        try:
-            yield spinner.update
-        finally:
-            spinner.close()
-
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # -- the parser -------------------------------------------------------------------------------
@@ -192,32 +85,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
+    _add_token(commands, common)
+    _add_check(commands, common)
+    _add_demo(commands, common)
+    return parser
 
+
+def _add_token(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    scoped = ", ".join(s.kind for s in SETUPS if s.scoped)
+    aws = ", ".join(s.kind for s in SETUPS if s.credential == "aws")
     token = commands.add_parser(
         "token", parents=[common], help="print a credential built from the environment",
         description="Build a provider from the environment exactly as from_env() does, fetch a "
                     "credential and print it to stdout. 'static' prints the token in "
                     f"{STATIC_TOKEN_VARIABLE}.",
     )
-    token.add_argument("provider", choices=KINDS, help="which setup to use")
-    token.add_argument("--scope", help="another scope or resource (azure: '<resource>/.default'; vertex: "
-                                       "OAuth scopes separated by spaces)")
+    token.add_argument("provider", choices=[s.kind for s in SETUPS], help="which setup to use")
+    token.add_argument("--scope", help=f"another scope or resource, for {scoped} (azure: '<resource>/.default'; "
+                                       "vertex: OAuth scopes separated by spaces)")
     token.add_argument("--format", choices=FORMATS, default=None,
-                       help="token (default for bearer tokens), json (default for bedrock), env (shell "
-                            "export lines) or credential-process (AWS CLI/SDK credential_process JSON)")
-    token.set_defaults(handler=_token)
+                       help=f"token (default for bearer tokens), json (default for AWS keys: {aws}), env "
+                            "(shell export lines) or credential-process (AWS CLI/SDK credential_process JSON)")
+    token.set_defaults(handler=_token.run)
 
+
+def _add_check(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    kinds = ", ".join(s.kind for s in SETUPS)
     check = commands.add_parser(
         "check", parents=[common], help="check a model configuration or the environment",
         description="With CONFIG, list each model, its provider and the environment variables it needs; "
-                    "without, check the azure, bedrock and vertex setups from the environment. Nothing "
+                    f"without, check the {kinds} setups from the environment. Nothing "
                     "is fetched unless --fetch. Exit status 0 only when everything checked is usable.",
     )
     check.add_argument("config", nargs="?", metavar="CONFIG.toml", help="a [[models]] configuration file")
     check.add_argument("--fetch", action="store_true", help="also resolve each provider once")
-    check.set_defaults(handler=_check)
+    check.set_defaults(handler=_check.run)
 
+
+def _add_demo(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     demo = commands.add_parser(
         "demo", parents=[common], help="run the providers against an embedded fake identity provider",
         description="Start FakeIdentityServer on loopback, drive the Azure AD, AWS STS and Vertex AI "
@@ -226,8 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--threads", type=_positive_int, default=8, help="worker threads (default 8)")
     demo.add_argument("--https", action="store_true", help="serve HTTPS with a generated CA the providers trust")
-    demo.set_defaults(handler=_demo_command)
-    return parser
+    demo.set_defaults(handler=_demo.run)
 
 
 def _positive_int(text: str) -> int:
@@ -240,335 +144,49 @@ def _positive_int(text: str) -> int:
     return value
 
 
-# -- token ---------------------------------------------------------------------------------------
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse `argv`; unknown arguments are named, with the help of the command they were given to."""
+    args, unknown = parser.parse_known_args(argv)
+    command: str | None = args.command
+    where = PROG if command is None else f"{PROG} {command}"
+    if unknown:
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown)}", f"run '{where} --help' for usage")
+    if command is None:
+        commands = "token, check or demo"
+        raise UsageError(f"a COMMAND is required ({commands})", f"run '{PROG} --help' for usage")
+    return args
 
 
-def provider_from_env(kind: str, environ: Mapping[str, str], **options: Any) -> CredentialProvider:
-    """The provider `literauth token KIND` uses, built from `environ` as `from_env()` does."""
-    if kind == "azure":
-        return AzureAdCredentialProvider.from_env(environ, **options)
-    if kind == "bedrock":
-        return WebIdentityCredentialProvider.from_env(environ, **options)
-    if kind == "vertex":
-        return VertexOAuthCredentialProvider.from_env(environ, **options)
-    token = (environ.get(STATIC_TOKEN_VARIABLE) or "").strip()
-    if not token:
-        raise ConfigurationError(f"{STATIC_TOKEN_VARIABLE} is not set or empty; 'token static' prints that token")
-    return StaticTokenProvider(token)
+# -- errors --------------------------------------------------------------------------------------
 
 
-def _check_token_usage(kind: str, fmt: str, scope: str | None) -> None:
-    hint = f"run '{PROG} token --help' for usage"
-    if scope is not None and kind not in ("azure", "vertex"):
-        raise UsageError(f"--scope applies to azure and vertex, not {kind}", hint)
-    if kind == "bedrock" and fmt == "token":
-        raise UsageError("--format token prints a bearer token; bedrock gives AWS keys "
-                         "(use json, env or credential-process)", hint)
-    if kind != "bedrock" and fmt == "credential-process":
-        raise UsageError("--format credential-process is for AWS keys (bedrock)", hint)
+def _hint(exc: LiterAuthError, command: str) -> str | None:
+    """A hint that fits the error, or `None` when the message already names what to fix.
 
-
-def _token(args: argparse.Namespace, ui: Progress) -> int:
-    kind: str = args.provider
-    fmt: str = args.format or ("json" if kind == "bedrock" else "token")
-    _check_token_usage(kind, fmt, args.scope)
-    provider = provider_from_env(kind, os.environ, background_refresh=False)
-    _log.debug("%s: %r built from the environment", kind, provider)
-    try:
-        if args.scope is not None:
-            provider = _with_scope(provider, args.scope)
-        with ui.task(f"{kind}: requesting a credential"):
-            credential = provider.resolve()
-    finally:
-        _close(provider)
-    sys.stdout.write(render_credential(credential, fmt))
-    sys.stdout.flush()
-    return EXIT_OK
-
-
-def _with_scope(provider: CredentialProvider, scope: str) -> CredentialProvider:
-    if isinstance(provider, StaticTokenProvider):
-        raise ConfigurationError(
-            f"{AZURE_TOKEN_VARIABLE} holds a ready-made token for a fixed scope, so --scope cannot apply; "
-            f"unset it to use AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
-        )
-    with_scope: Callable[[str], CredentialProvider] | None = getattr(provider, "with_scope", None)
-    if with_scope is None:
-        raise ConfigurationError(f"{type(provider).__name__} has no other scopes")
-    scoped = with_scope(scope)
-    _close(provider)
-    return scoped
-
-
-def _close(provider: object) -> None:
-    close = getattr(provider, "close", None)
-    if callable(close):
-        close()
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def render_credential(credential: Credential, fmt: str) -> str:
-    """The text `literauth token` prints for `credential` in format `fmt` (secrets included)."""
-    expires = _iso(credential.expires_at)
-    if isinstance(credential, BearerToken):
-        token = credential.token.expose_secret()
-        if fmt == "token":
-            return token + "\n"
-        if fmt == "json":
-            return json.dumps({"token_type": "Bearer", "access_token": token, "expires_at": expires}) + "\n"
-        if fmt == "env":
-            return f"export {STATIC_TOKEN_VARIABLE}={shlex.quote(token)}\n"
-        raise UsageError(f"--format {fmt} does not apply to a bearer token", f"run '{PROG} token --help'")
-    if isinstance(credential, AwsCredentials):
-        keys = {
-            "AccessKeyId": credential.access_key_id.expose_secret(),
-            "SecretAccessKey": credential.secret_access_key.expose_secret(),
-            "SessionToken": None if credential.session_token is None else credential.session_token.expose_secret(),
-        }
-        if fmt == "credential-process":
-            document: dict[str, object] = {"Version": 1, **{k: v for k, v in keys.items() if v is not None}}
-            if expires is not None:
-                document["Expiration"] = expires
-            return json.dumps(document) + "\n"
-        if fmt == "json":
-            return json.dumps({
-                "access_key_id": keys["AccessKeyId"],
-                "secret_access_key": keys["SecretAccessKey"],
-                "session_token": keys["SessionToken"],
-                "expires_at": expires,
-            }) + "\n"
-        if fmt == "env":
-            names = {"AccessKeyId": "AWS_ACCESS_KEY_ID", "SecretAccessKey": "AWS_SECRET_ACCESS_KEY",
-                     "SessionToken": "AWS_SESSION_TOKEN"}
-            lines = [f"export {names[k]}={shlex.quote(v)}" for k, v in keys.items() if v is not None]
-            if expires is not None:
-                lines.append(f"export AWS_CREDENTIAL_EXPIRATION={expires}")  # botocore reads it
-            return "\n".join(lines) + "\n"
-        raise UsageError(f"--format {fmt} does not apply to AWS keys", f"run '{PROG} token --help'")
-    raise UsageError(f"cannot print a {type(credential).__name__}", f"run '{PROG} token --help'")
-
-
-# -- check ---------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class _Row:
-    """One line of the `check` table and the note printed below it (never a secret)."""
-
-    name: str
-    provider: str
-    variables: list[tuple[str, str]]  # (name, "set" | "MISSING" | "default")
-    status: str = "ok"
-    note: str | None = None
-    usable: bool = True
-
-
-def _needed(kind: str, environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The variables a `from_env()` setup reads to be usable, and whether each is set."""
-    if kind == "azure" and (environ.get(AZURE_TOKEN_VARIABLE) or "").strip():
-        return [(AZURE_TOKEN_VARIABLE, "set")]
-    return [(name, "set" if (environ.get(name) or "").strip() else "MISSING") for name in REQUIRED_ENV[kind]]
-
-
-def _references(value: object) -> list[tuple[str, bool]]:
-    """`${VAR}` references in a configuration value: (name, has a default)."""
-    found: list[tuple[str, bool]] = []
-    texts = value if isinstance(value, list) else [value]
-    for text in texts:
-        if isinstance(text, str):
-            found += [(m.group(1), m.group(2) is not None) for m in _VARIABLE_REFERENCE.finditer(text) if m.group(1)]
-    return found
-
-
-def _config_rows(path: str, environ: Mapping[str, str]) -> list[_Row]:
-    """A row per `[[models]]` entry, from the raw TOML: what each needs from the environment."""
-    try:
-        with open(path, "rb") as handle:
-            document = tomllib.loads(handle.read().decode("utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
-        return []  # load_models() reports why, in its own words
-    models = document.get("models")
-    rows: list[_Row] = []
-    for index, entry in enumerate(models if isinstance(models, list) else []):
-        if not isinstance(entry, dict):
-            rows.append(_Row(f"models[{index}]", "?", []))
-            continue
-        name = entry.get("name") if isinstance(entry.get("name"), str) else f"models[{index}]"
-        provider_model = entry.get("provider_model")
-        prefix = provider_model.partition("/")[0] if isinstance(provider_model, str) else "?"
-        variables: dict[str, str] = {}
-        for value in entry.values():
-            for variable, has_default in _references(value):
-                variables.setdefault(variable, _variable_state(environ.get(variable), has_default))
-        kind = CONFIG_PREFIXES.get(prefix)
-        source = "api_key"
-        if "api_key" not in entry and kind is not None:
-            source = "from env"
-            for variable, state in _needed(kind, environ):
-                variables.setdefault(variable, state)
-        rows.append(_Row(str(name), f"{prefix} ({source})", list(variables.items())))
-    return rows
-
-
-def _variable_state(value: str | None, has_default: bool) -> str:
-    if value:
-        return "set"
-    if has_default:
-        return "default"
-    return "MISSING" if value is None else "empty"
-
-
-def _check_config(path: str, fetch: bool, ui: Progress) -> tuple[list[_Row], list[str]]:
-    """Rows for a configuration file, and problems that belong to no model."""
-    environ = dict(os.environ)
-    if not os.path.isfile(path):
-        raise ConfigurationError(f"{path}: model configuration file does not exist")
-    rows = _config_rows(path, environ)
-    try:
-        table = load_models(path, environ=environ, background_refresh=False)
-    except ModelConfigError as exc:
-        general: list[str] = []
-        for problem in exc.problems:
-            row = rows[problem.index] if problem.index is not None and problem.index < len(rows) else None
-            text = problem.message if problem.field is None else f"{problem.field}: {problem.message}"
-            if row is None:
-                general.append(str(problem))
-                continue
-            row.usable, row.status = False, "not usable"
-            row.note = text if row.note is None else f"{row.note}; {text}"
-        if not rows and not general:
-            general.append(str(exc))
-        if fetch:
-            general.append("--fetch was skipped: the configuration has problems (see above)")
-        return rows, general
-    with table:
-        if fetch:
-            _fetch_rows(table, rows, ui)
-    return rows, []
-
-
-def _fetch_rows(table: ModelTable, rows: list[_Row], ui: Progress) -> None:
-    """Resolve each distinct provider once; rows and entries are both in file order."""
-    results: dict[int, tuple[Credential | None, str | None]] = {}
-    for row, entry in zip(rows, table.values()):
-        row.name = entry.name  # as interpolated
-        provider = entry.credential_provider
-        if id(provider) not in results:
-            with ui.task(f"{entry.name}: requesting a credential"):
-                results[id(provider)] = _try_resolve(provider)
-        _show_result(row, *results[id(provider)])
-
-
-def _try_resolve(provider: CredentialProvider) -> tuple[Credential | None, str | None]:
-    try:
-        return provider.resolve(), None
-    except LiterAuthError as exc:
-        return None, _one_line(str(exc))
-
-
-def _show_result(row: _Row, credential: Credential | None, error: str | None) -> None:
-    if credential is None:
-        row.usable, row.status, row.note = False, "FAILED", error
-    else:
-        expires = _iso(credential.expires_at)
-        row.status = "ok, never expires" if expires is None else f"ok, expires {expires}"
-
-
-def _check_environment(fetch: bool, ui: Progress) -> list[_Row]:
-    """Rows for the azure, bedrock and vertex `from_env()` setups."""
-    environ = dict(os.environ)
-    rows = []
-    for kind in ("azure", "bedrock", "vertex"):
-        row = _Row(kind, _CLASS_NAMES[kind], _needed(kind, environ))
-        try:
-            provider = provider_from_env(kind, environ, background_refresh=False)
-        except ConfigurationError as exc:
-            row.usable, row.status, row.note = False, "not usable", _one_line(str(exc))
-            rows.append(row)
-            continue
-        row.provider = type(provider).__name__  # StaticTokenProvider for AZURE_AD_TOKEN
-        try:
-            if fetch:
-                with ui.task(f"{kind}: requesting a credential"):
-                    _show_result(row, *_try_resolve(provider))
-        finally:
-            _close(provider)
-        rows.append(row)
-    return rows
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _table(rows: Sequence[_Row], first: str) -> str:
-    """The rows as aligned columns, then the notes of rows that have one."""
-    header = (first, "PROVIDER", "ENVIRONMENT", "STATUS")
-    cells = [
-        (r.name, r.provider, " ".join(f"{n}={state}" for n, state in r.variables) or "-", r.status) for r in rows
-    ]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(3)]
-    lines = [
-        "  ".join(f"{value:<{widths[i]}}" for i, value in enumerate(line[:3])) + "  " + line[3]
-        for line in [header, *cells]
-    ]
-    notes = [f"  {r.name}: {r.note}" for r in rows if r.note]
-    if notes:
-        lines += ["", *notes]
-    return "\n".join(lines) + "\n"
-
-
-def _check(args: argparse.Namespace, ui: Progress) -> int:
-    general: list[str] = []
-    if args.config is not None:
-        rows, general = _check_config(args.config, args.fetch, ui)
-        first = "MODEL"
-    else:
-        rows = _check_environment(args.fetch, ui)
-        first = "SETUP"
-    if rows:
-        sys.stdout.write(_table(rows, first))
-    for problem in general:
-        sys.stdout.write(f"{problem}\n")
-    usable = all(row.usable for row in rows) and not general and bool(rows)
-    summary = "everything checked is usable" if usable else "some of what was checked is not usable"
-    sys.stdout.write(f"\n{summary}\n")
-    sys.stdout.flush()
-    return EXIT_OK if usable else EXIT_FAILURE
-
-
-# -- demo ----------------------------------------------------------------------------------------
-
-
-def _demo_command(args: argparse.Namespace, ui: Progress) -> int:
-    from ._demo import DemoSettings, run_demo
-
-    settings = DemoSettings(threads=args.threads, https=args.https)
-    with ui.task("running the demo: one simulated hour") as update:
-        report = run_demo(settings, progress=update)
-    sys.stdout.write(report.text)
-    sys.stdout.flush()
-    return EXIT_OK if report.ok else EXIT_FAILURE
-
-
-# -- main ----------------------------------------------------------------------------------------
-
-
-def _hint(exc: LiterAuthError) -> str:
+    The environment hint is given only for variables that are not set, and never by `check`.
+    """
+    if isinstance(exc, ModelConfigError):
+        return None if command == "check" else f"'{PROG} check FILE' lists each model's problems and the variables it needs"
+    if isinstance(exc, ConfigurationError):
+        return _ENVIRONMENT_HINT if command != "check" and "is not set" in str(exc) else None
     for kind, hint in _HINTS:
         if isinstance(exc, kind):
             return hint
-    return "run again with --verbose for details"
+    return _VERBOSE_HINT
 
 
-def _error(message: str, hint: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n  hint: {hint}\n")
+def _error(message: str, hint: str | None) -> None:
+    sys.stderr.write(f"{PROG}: error: {one_line(message)}\n")
+    if hint is not None:
+        sys.stderr.write(f"  hint: {hint}\n")
     sys.stderr.flush()
+
+
+def _unexpected(exc: Exception) -> str:
+    """An unexpected error in one line: its type, and its text only where that cannot hold a secret."""
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {one_line(str(exc))}"
+    return f"unexpected {type(exc).__name__}"
 
 
 @contextlib.contextmanager
@@ -590,15 +208,45 @@ def _logging(verbose: bool) -> Iterator[None]:
         logger.setLevel(previous)
 
 
+def _replace_unencodable() -> None:
+    """Characters the terminal's encoding lacks are written as escapes, not raised as errors."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _discard_stdout() -> None:
+    """After a broken pipe: point stdout at devnull, so the exit flush raises nothing.
+
+    This is what the Python docs recommend for SIGPIPE (library/signal.html, "Note on SIGPIPE").
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `literauth` command with `argv` (default: `sys.argv[1:]`); return the exit status."""
+    _replace_unencodable()
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `literauth check | head -1`: the reader has gone; so do we, quietly
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     except UsageError as exc:
         _error(str(exc), exc.hint)
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version print and exit 0
+        sys.stdout.flush()  # here, so that a closed pipe is noticed like any other write
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     verbose = bool(getattr(args, "verbose", False))
     quiet = bool(getattr(args, "quiet", False))
@@ -609,27 +257,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UsageError as exc:
             _error(str(exc), exc.hint)
             return EXIT_USAGE
+        except CommandFailed as exc:
+            _error(str(exc), exc.hint)
+            return EXIT_FAILURE
         except LiterAuthError as exc:
             if verbose:
                 traceback.print_exc(file=sys.stderr)
-            _error(str(exc), _hint(exc))
+            _error(str(exc), _hint(exc, args.command))
             return EXIT_FAILURE
-        except KeyboardInterrupt:
-            sys.stderr.write(f"\n{PROG}: interrupted\n")
-            return EXIT_INTERRUPTED
+        except (BrokenPipeError, KeyboardInterrupt):
+            raise
         except Exception as exc:  # noqa: BLE001 - one line and no traceback, as the CLI promises
             if verbose:
                 traceback.print_exc(file=sys.stderr)
             _error(_unexpected(exc), "run again with --verbose to see the traceback")
             return EXIT_FAILURE
-
-
-def _unexpected(exc: Exception) -> str:
-    """An unexpected error in one line: its type, and its text only where that cannot hold a secret."""
-    if isinstance(exc, OSError):
-        return f"{type(exc).__name__}: {_one_line(str(exc))}"
-    from ._demo import DemoError
-
-    if isinstance(exc, DemoError):
-        return f"the demo could not run: {_one_line(str(exc))}"
-    return f"unexpected {type(exc).__name__}"

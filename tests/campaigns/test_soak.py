@@ -14,7 +14,6 @@ policy prescribes during outages.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import random
 import threading
@@ -25,7 +24,8 @@ import pytest
 
 from literauth import CredentialError
 from literauth._policy import RefreshPolicy, RetryPolicy
-from literauth.testing import FakeIdentityServer, Fault
+from literauth.testing import FakeIdentityServer
+from literauth.testing._simulation import Outage, Simulation
 
 from ..conftest import FakeClock, FakeSleep
 
@@ -41,13 +41,6 @@ POLICY = RefreshPolicy()
 ATTEMPTS = RetryPolicy().max_attempts
 REFRESH_AFTER = LIFETIME - POLICY.refresh_margin  # jitter moves it up to POLICY.jitter earlier
 WALL_LIMIT = 55.0
-
-
-@dataclasses.dataclass
-class Outage:
-    start: float
-    end: float
-    first_try: float | None = None  # when the first request inside it was made
 
 
 @dataclasses.dataclass
@@ -87,37 +80,28 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
     clock = FakeClock(soak_server.clock())
     provider = soak_server.azure_provider(clock=clock, sleep=FakeSleep())
     soak = Soak()
-    barrier = threading.Barrier(THREADS + 1, timeout=30)
-    stop = threading.Event()
     best_expiry = [0.0]  # the latest expiry any thread was handed: is a usable token known?
     lock = threading.Lock()
 
-    def worker() -> None:
-        while True:
-            barrier.wait()
-            if stop.is_set():
-                return
-            now = clock()
-            for _ in range(2):
-                try:
-                    credential = provider.resolve()
-                except CredentialError:
-                    with lock:
-                        soak.failures.append((now, best_expiry[0] - POLICY.expiry_skew > now))
-                    continue
-                expires = credential.expires_at_epoch
-                assert expires is not None
+    def work(index: int) -> None:
+        now = clock()
+        for _ in range(2):
+            try:
+                credential = provider.resolve()
+            except CredentialError:
                 with lock:
-                    soak.resolves += 1
-                    best_expiry[0] = max(best_expiry[0], expires)
-                    if expires - POLICY.expiry_skew < now:
-                        soak.unusable_served.append(now)
-            barrier.wait()
+                    soak.failures.append((now, best_expiry[0] - POLICY.expiry_skew > now))
+                continue
+            expires = credential.expires_at_epoch
+            assert expires is not None
+            with lock:
+                soak.resolves += 1
+                best_expiry[0] = max(best_expiry[0], expires)
+                if expires - POLICY.expiry_skew < now:
+                    soak.unusable_served.append(now)
 
-    threads = [threading.Thread(target=worker, name=f"soak-{i}") for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-
+    sim = Simulation(soak_server, threads=THREADS, clock=clock, name="soak")
+    sim.start(work)
     started_wall = time.monotonic()
     begin = clock.now
     outage: Outage | None = None
@@ -129,18 +113,14 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
             now = clock.now
             if next_outage is not None and now >= next_outage.start:
                 outage, next_outage = next_outage, None
-                endpoint.enqueue(*[Fault(503)] * 10_000)
+                sim.begin_outage(endpoint, outage)
                 soak.outages.append(outage)
             if outage is not None and now >= outage.end:
-                endpoint.clear_faults()
+                sim.end_outage(endpoint, outage, now)
                 outage = None
-            barrier.wait()  # the workers resolve at `now`...
-            barrier.wait()  # ...and are done
+            sim.burst(timeout=30)  # the workers resolve at `now`, and are done
             steps += 1
-            deadline = time.monotonic() + 10
-            while provider.stats().refreshing:  # let a background refresh land before time moves on
-                assert time.monotonic() < deadline, "a background refresh did not finish"
-                time.sleep(0.0002)
+            sim.settle([provider], timeout=10)  # let a background refresh land before time moves on
             count = endpoint.request_count
             if count > seen_requests:
                 if outage is not None:
@@ -166,12 +146,11 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
             clock.advance(step)
             assert time.monotonic() - started_wall < WALL_LIMIT, "the soak is too slow for CI"
     finally:
-        stop.set()
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait()
-        for thread in threads:
-            thread.join(10)
+        sim.close()
         provider.close()
+    threads = [t for t in threading.enumerate() if t.name.startswith("soak-")]
+    for thread in threads:
+        thread.join(10)
     assert not any(t.is_alive() for t in threads)
     for thread in [t for t in threading.enumerate() if t.name.startswith("literauth-refresh-")]:
         thread.join(10)

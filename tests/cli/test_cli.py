@@ -24,21 +24,11 @@ from literauth.testing import FakeIdentityServer
 
 from ..conftest import assert_no_secret
 
-CLEARED = ("AZURE_", "AWS_", "GOOGLE_", "VERTEX_", "LITERAUTH_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 STATIC = "static-token-for-the-cli-0123456789abcdef"
 CONFIG_KEY = "config-api-key-0123456789abcdefghij"
 
 
-def _clean_environ() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
-
-
-@pytest.fixture
-def env(server: FakeIdentityServer, tmp_path: Path) -> dict[str, str]:
-    """A process environment whose from_env() setups all point at the fake server."""
-    environ = _clean_environ()
-    environ.update(server.environ(tmp_path))
-    return environ
+from .conftest import CLEARED
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,133 @@
+"""The setups `literauth token KIND` and `literauth check` build from the environment.
+
+Every provider setup comes from the registry (`literauth._registry.SPECS`): its `token`
+kind is `spec.command`. `static` (the token in LITERAUTH_TOKEN) is the CLI's own kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from .._registry import SPECS, ProviderSpec
+from ..errors import ConfigurationError
+from ..provider import CredentialProvider, StaticTokenProvider
+from ._common import STATIC_TOKEN_VARIABLE
+
+__all__ = ["SETUPS", "STATIC", "Setup", "build", "by_kind", "close", "substitutes"]
+
+STATIC = "static"
+
+# Variables of flows a provider does not support yet, by spec name: when one is set and the
+# provider cannot be built, the error says so instead of only naming the missing variables.
+# (Provider knowledge: it belongs in the provider's from_env(); kept here until it moves.)
+_AZURE_INSTEAD = "use AZURE_CLIENT_SECRET or AZURE_AD_TOKEN"
+_UNSUPPORTED: Mapping[str, tuple[tuple[str, str, str], ...]] = {  # (variable, flow, what to do instead)
+    "azure.client_secret": (
+        ("AZURE_FEDERATED_TOKEN_FILE", "workload identity", _AZURE_INSTEAD),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication", _AZURE_INSTEAD),
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """One `token` kind: a registry spec, or `static` (spec `None`)."""
+
+    kind: str
+    spec: ProviderSpec | None
+
+    @property
+    def class_name(self) -> str:
+        return StaticTokenProvider.__name__ if self.spec is None else self.spec.class_name
+
+    @property
+    def required_env(self) -> tuple[str, ...]:
+        return (STATIC_TOKEN_VARIABLE,) if self.spec is None else self.spec.required_env
+
+    @property
+    def credential(self) -> str:
+        """``bearer`` or ``aws``: what `resolve()` returns."""
+        return "bearer" if self.spec is None else self.spec.credential
+
+    @property
+    def scoped(self) -> bool:
+        return self.spec is not None and self.spec.scoped
+
+    @property
+    def label(self) -> str:
+        """The name its errors start with (``azure.client_secret: ...``)."""
+        return STATIC if self.spec is None else self.spec.name
+
+
+SETUPS: tuple[Setup, ...] = (
+    *(Setup(spec.command, spec) for spec in SPECS if spec.command is not None),
+    Setup(STATIC, None),
+)
+
+
+def by_kind(kind: str) -> Setup:
+    """The setup of `literauth token KIND` (argparse has already checked `kind`)."""
+    return next(setup for setup in SETUPS if setup.kind == kind)
+
+
+def build(setup: Setup, environ: Mapping[str, str], **options: Any) -> CredentialProvider:
+    """The provider `setup` builds from `environ`, as its `from_env()` does."""
+    if setup.spec is None:
+        token = (environ.get(STATIC_TOKEN_VARIABLE) or "").strip()
+        if not token:
+            raise ConfigurationError(
+                f"{STATIC_TOKEN_VARIABLE} is not set or empty; 'token static' prints that token"
+            )
+        return StaticTokenProvider(token)
+    try:
+        return setup.spec.from_env(environ, **options)
+    except ConfigurationError as exc:
+        unsupported = _unsupported(setup.spec, environ)
+        if unsupported is None:
+            raise
+        raise ConfigurationError(f"{setup.spec.name}: {unsupported}") from exc
+
+
+def _unsupported(spec: ProviderSpec, environ: Mapping[str, str]) -> str | None:
+    for variable, flow, instead in _UNSUPPORTED.get(spec.name, ()):
+        if (environ.get(variable) or "").strip():
+            return f"{variable} is set, but {flow} is not supported yet; {instead}"
+    return None
+
+
+def substitutes(setup: Setup, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The optional variables that made `from_env()` build another class than the spec's.
+
+    `AzureAdCredentialProvider.from_env()` returns a `StaticTokenProvider` when
+    AZURE_AD_TOKEN is set; this finds such a variable without naming it: it is one whose
+    removal gives back the spec's own class (or no provider at all).
+    """
+    if setup.spec is None or _built_class(setup.spec, environ) in (None, setup.spec.class_name):
+        return ()
+    found = []
+    for variable in setup.spec.optional_env:
+        if not (environ.get(variable) or "").strip():
+            continue
+        without = {k: v for k, v in environ.items() if k != variable}
+        if _built_class(setup.spec, without) != _built_class(setup.spec, environ):
+            found.append(variable)
+    return tuple(found)
+
+
+def _built_class(spec: ProviderSpec, environ: Mapping[str, str]) -> str | None:
+    """The class name `spec.from_env(environ)` builds, or `None` when it cannot."""
+    try:
+        provider = spec.from_env(environ, background_refresh=False)
+    except ConfigurationError:
+        return None
+    close(provider)
+    return type(provider).__name__
+
+
+def close(provider: object) -> None:
+    """Close `provider` if it has a `close()` (a static provider has nothing to close)."""
+    closer = getattr(provider, "close", None)
+    if callable(closer):
+        closer()
