@@ -20,6 +20,7 @@ import requests
 
 from .._registry import SPECS, ProviderSpec
 from ._clock import FakeClock, FakeSleep, SyncedClock
+from ._guard import NetworkBlocked, NetworkGuard
 from ._oauth import FormField, OAuthTokenEndpoint, b64url
 from ._server import (
     Endpoint,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from ..aws.web_identity import WebIdentityCredentialProvider
     from ..azure.client_secret import AzureAdCredentialProvider
     from ..google.service_account import VertexOAuthCredentialProvider
-    from ..provider import CredentialProvider
+    from ..provider import RefreshingCredentialProvider
 
 __all__ = [
     "AzureAdEndpoint",
@@ -55,6 +56,8 @@ __all__ = [
     "Fault",
     "FormField",
     "GoogleOAuthEndpoint",
+    "NetworkBlocked",
+    "NetworkGuard",
     "OAuthTokenEndpoint",
     "RecordedRequest",
     "Refusal",
@@ -214,7 +217,7 @@ class FakeIdentityServer(ServerCore):
         env["NO_PROXY"] = env["no_proxy"] = ",".join(part for part in (current, LOOPBACK) if part)
         return env
 
-    def provider(self, name: str, **options: Any) -> CredentialProvider:
+    def provider(self, name: str, **options: Any) -> RefreshingCredentialProvider:
         """The provider of spec `name`, pointed at its fake; keyword arguments go to the provider.
 
         Without a `session` option it gets `session()`. `FakeUnavailable` for a fake in `unavailable`.

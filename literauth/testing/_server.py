@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..secret import SecretString
 
 if TYPE_CHECKING:
-    from ..provider import CredentialProvider
+    from ..provider import RefreshingCredentialProvider
 
 __all__ = [
     "Endpoint",
@@ -227,7 +227,7 @@ class Endpoint:
         """Variables pointing its provider's `from_env()` here; files it needs go into `directory`."""
         return {}
 
-    def make_provider(self, **options: Any) -> CredentialProvider:
+    def make_provider(self, **options: Any) -> RefreshingCredentialProvider:
         """Its provider, configured for this endpoint; keyword arguments go to the provider."""
         raise NotImplementedError(f"{type(self).__name__} builds no provider")
 
@@ -237,7 +237,7 @@ class Endpoint:
 
         return [pip for module, pip in self.requires.items() if importlib.util.find_spec(module) is None]
 
-    def renew(self, provider: CredentialProvider) -> None:
+    def renew(self, provider: RefreshingCredentialProvider) -> None:
         """Renew what a provider reads besides the endpoint, as a day passing would (a token file)."""
 
     def success_body(self) -> bytes:

@@ -33,7 +33,7 @@ from .._oauth import b64url_decode as _b64url_decode
 from .._server import Endpoint, RecordedRequest, Refusal, Reply, ServerCore
 
 if TYPE_CHECKING:
-    from ...provider import CredentialProvider
+    from ...provider import RefreshingCredentialProvider
 
 __all__ = ["IssuedCredentials", "StsEndpoint"]
 
@@ -432,7 +432,7 @@ class StsEndpoint(Endpoint):
             "AWS_ENDPOINT_URL_STS": self.server.url,
         }
 
-    def renew(self, provider: CredentialProvider) -> None:
+    def renew(self, provider: RefreshingCredentialProvider) -> None:
         """Write a fresh token into the provider's token file, as the kubelet rotates it."""
         path = getattr(provider, "web_identity_token_file", None)
         if path is not None:
