@@ -86,11 +86,11 @@ class NetworkGuard:
         }
 
         def connect(self: socket.socket, address: Any) -> None:
-            guard.check_address(self.family, address)
+            guard.check_socket(self, address)
             guard.real_connect(self, address)
 
         def connect_ex(self: socket.socket, address: Any) -> int:
-            guard.check_address(self.family, address)
+            guard.check_socket(self, address)
             return guard.real_connect_ex(self, address)
 
         def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
@@ -129,6 +129,14 @@ class NetworkGuard:
         return found
 
     # -- the checks -----------------------------------------------------------------------------
+
+    def check_socket(self, sock: socket.socket, address: Any) -> None:
+        """`check_address`, closing `sock` when refused (callers only close it on an `OSError`)."""
+        try:
+            self.check_address(sock.family, address)
+        except NetworkBlocked:
+            sock.close()
+            raise
 
     def check_address(self, family: int, address: Any) -> None:
         """Refuse a `connect()` to anything but loopback (unix and other local families pass)."""
