@@ -12,6 +12,8 @@ import collections
 import dataclasses
 import email.utils
 import http.server
+import importlib.util
+import json
 import os
 import re
 import socket
@@ -233,8 +235,6 @@ class Endpoint:
 
     def missing_packages(self) -> list[str]:
         """The pip names of `requires` that cannot be imported here."""
-        import importlib.util
-
         return [pip for module, pip in self.requires.items() if importlib.util.find_spec(module) is None]
 
     def renew(self, provider: RefreshingCredentialProvider) -> None:
@@ -268,8 +268,6 @@ class Endpoint:
 
     def refusal_reply(self, refusal: Refusal, request: RecordedRequest | None) -> Reply:
         """The error answer for `refusal`, in the service's shape (OAuth JSON by default)."""
-        import json
-
         body = {"error": refusal.error, "error_description": refusal.description}
         return Reply(refusal.status, json.dumps(body).encode(), content_type="application/json; charset=utf-8")
 

@@ -269,11 +269,12 @@ class AzureAdEndpoint(OAuthTokenEndpoint):
         return tenant
 
     def _token(self, tenant: _Tenant, form: Mapping[str, str], request: RecordedRequest) -> Reply:
+        """Azure's checks in Azure's order: grant, app, scope, resource, then the secret."""
         self.check_form(form)
         client_id = form["client_id"]
         with self._registry_lock:
             client = tenant.clients.get(client_id)
-            known = [(s, expired) for s, expired in client.secrets] if client else []
+            known = list(client.secrets) if client else []
             resources = set(tenant.resources)
         if client is None:
             raise _refusal(
@@ -282,36 +283,10 @@ class AzureAdEndpoint(OAuthTokenEndpoint):
                 f"'{tenant.display_name}'. {_NOT_INSTALLED}",
             )
         self.check_form(form, (_SCOPE,))
-        scope = form["scope"]
-        resource = scope[: -len("/.default")] if scope.endswith("/.default") else None
-        if not resource or " " in scope:
-            raise _refusal(
-                400, "invalid_scope", 1002012,
-                f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
-                "value with /.default suffixed to the resource identifier (application ID URI).",
-            )
-        if resource.rstrip("/") not in resources:
-            raise _refusal(
-                400, "invalid_resource", 500011,
-                f"The resource principal named {resource} was not found in the tenant named "
-                f"{tenant.display_name}. {_NOT_INSTALLED.replace('may have', 'might have')}",
-            )
+        resource = _resource(form["scope"], resources, tenant)
         self.check_form(form, (_CLIENT_SECRET,))
-        match = next((expired for secret, expired in known if secret == SecretString(form["client_secret"])), None)
-        if match is None:
-            raise _refusal(
-                401, "invalid_client", 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
-                f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
-            )
-        if match:
-            raise _refusal(
-                401, "invalid_client", 7000222,
-                f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal "
-                f"to create new keys for your app: {_SECRET_HELP}, or consider using certificate credentials "
-                "for added security: https://aka.ms/certCreds.",
-            )
-        return self._issue(tenant, client_id, resource.rstrip("/"), request)
+        _check_secret(known, SecretString(form["client_secret"]), client_id)
+        return self._issue(tenant, client_id, resource, request)
 
     def _issue(self, tenant: _Tenant, client_id: str, audience: str, request: RecordedRequest) -> Reply:
         now = self.now()
@@ -389,6 +364,42 @@ class AzureAdEndpoint(OAuthTokenEndpoint):
         """Answer the next `times` requests with a transient server error in Azure's JSON shape."""
         self.fail_with("temporarily_unavailable", "A transient error has occurred. Please try again.",
                        status=status, code=90033, times=times)
+
+
+def _resource(scope: str, resources: set[str], tenant: _Tenant) -> str:
+    """The resource a client-credentials `scope` (``<resource>/.default``) names, if the tenant has it."""
+    resource = scope[: -len("/.default")] if scope.endswith("/.default") else None
+    if not resource or " " in scope:
+        raise _refusal(
+            400, "invalid_scope", 1002012,
+            f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
+            "value with /.default suffixed to the resource identifier (application ID URI).",
+        )
+    if resource.rstrip("/") not in resources:
+        raise _refusal(
+            400, "invalid_resource", 500011,
+            f"The resource principal named {resource} was not found in the tenant named "
+            f"{tenant.display_name}. {_NOT_INSTALLED.replace('may have', 'might have')}",
+        )
+    return resource.rstrip("/")
+
+
+def _check_secret(known: list[tuple[SecretString, bool]], sent: SecretString, client_id: str) -> None:
+    """Refuse a secret the app does not have (AADSTS7000215) or one that expired (AADSTS7000222)."""
+    expired = next((is_expired for secret, is_expired in known if secret == sent), None)
+    if expired is None:
+        raise _refusal(
+            401, "invalid_client", 7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+            f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+        )
+    if expired:
+        raise _refusal(
+            401, "invalid_client", 7000222,
+            f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal "
+            f"to create new keys for your app: {_SECRET_HELP}, or consider using certificate credentials "
+            "for added security: https://aka.ms/certCreds.",
+        )
 
 
 def _trace_headers(request: RecordedRequest | None) -> dict[str, str]:
