@@ -6,6 +6,11 @@ Run providers against it the way `moto` serves AWS tests::
         provider = server.azure_provider()
         provider.resolve()
         assert server.azure.request_count == 1
+
+Its endpoints come from the provider registry: `server.endpoint("aws.web_identity")`,
+`server.provider(name)`, `server.environ(directory)`. New fakes subclass `Endpoint` (routing
+with `Route`, errors with `Refusal`) or `OAuthTokenEndpoint`; `FakeClock`, `FakeSleep` and
+`SyncedClock` move time instead of sleeping; `NetworkGuard` keeps a test process on loopback.
 """
 
 from __future__ import annotations
