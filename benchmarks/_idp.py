@@ -151,7 +151,7 @@ def _serve(workdir: str) -> None:
     token_file = os.path.join(workdir, "web-identity-token")
     with open(token_file, "w", encoding="ascii") as handle:
         handle.write(server.sts.issue_web_identity_token())
-    from literauth.testing._sts import DEFAULT_ROLE_ARN
+    from literauth.testing.aws.sts import DEFAULT_ROLE_ARN
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:

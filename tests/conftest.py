@@ -1,4 +1,8 @@
-"""Shared fixtures: a fake clock, a running FakeIdentityServer, and a secret-leak checker."""
+"""Shared fixtures: a fake clock, a running FakeIdentityServer, a secret-leak checker, a network guard.
+
+`FakeClock` and `FakeSleep` are the ones `literauth.testing` ships, re-exported for the tests
+that import them from here.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +11,26 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from literauth.testing import FakeIdentityServer
+from literauth.testing import FakeClock, FakeIdentityServer, FakeSleep
+from literauth.testing._clock import START
+from literauth.testing._guard import NetworkGuard
 
-START = 1_800_000_000.0  # a fixed "now" far from the epoch, 2027-01-15
+__all__ = ["START", "FakeClock", "FakeSleep", "assert_no_secret", "secret_fragments"]
 
-
-class FakeClock:
-    """A clock tests move by hand; `clock()` returns epoch seconds."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+# Every test process (each xdist worker imports this file too) refuses connections and name
+# lookups outside loopback from here on, fixtures included; subprocesses are not covered.
+NETWORK_GUARD = NetworkGuard()
+NETWORK_GUARD.install()
 
 
-class FakeSleep:
-    """Records requested sleeps instead of sleeping."""
-
-    def __init__(self, clock: FakeClock | None = None) -> None:
-        self.calls: list[float] = []
-        self.clock = clock
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if self.clock is not None:
-            self.clock.advance(seconds)
+@pytest.fixture(autouse=True)
+def _network_guard() -> Iterator[None]:
+    """Fail a test that tried to leave loopback, even if the code under test swallowed the refusal."""
+    NETWORK_GUARD.take_violations()
+    yield
+    violations = NETWORK_GUARD.take_violations()
+    if violations:
+        pytest.fail("; ".join(violations), pytrace=False)
 
 
 @pytest.fixture

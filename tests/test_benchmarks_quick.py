@@ -22,6 +22,8 @@ PROVIDERS = ("literauth-azure", "literauth-sts", "literauth-vertex")
 pytest.importorskip("cryptography")  # the HTTPS identity provider and the Vertex provider need it
 pytest.importorskip("jwt")
 
+pytestmark = pytest.mark.slow  # the module fixture runs the benchmark for about 20 s
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict]:

@@ -20,7 +20,7 @@ from ..errors import ConfigurationError
 from ..provider import CredentialProvider, RefreshingCredentialProvider
 from ._common import EXIT_OK, PROG, STATIC_TOKEN_VARIABLE, UsageError, iso
 from ._progress import Progress
-from ._setups import SETUPS, Setup, build, by_kind, close, substitutes
+from ._setups import SETUPS, Setup, build, by_kind, close
 
 __all__ = ["DEFAULT_FORMAT", "FORMATS", "render_credential", "run"]
 
@@ -136,18 +136,14 @@ def _check_usage(setup: Setup, fmt: str, scope: str | None) -> None:
         )
 
 
-def _with_scope(setup: Setup, provider: CredentialProvider, scope: str, environ: Mapping[str, str]) -> CredentialProvider:
+def _with_scope(provider: CredentialProvider, scope: str) -> CredentialProvider:
+    """The provider for `scope`; a ready-made token (AZURE_AD_TOKEN) serves every scope as it is."""
     with_scope: Callable[[str], CredentialProvider] | None = getattr(provider, "with_scope", None)
     if with_scope is None:
-        fixed = substitutes(setup, environ)
-        if fixed:
-            required = ", ".join(setup.required_env[:-1]) + f" and {setup.required_env[-1]}"
-            raise ConfigurationError(
-                f"{' and '.join(fixed)} holds a ready-made token for a fixed scope, so --scope cannot apply; "
-                f"unset it to use {required}"
-            )
         raise ConfigurationError(f"{type(provider).__name__} has no other scopes")
     scoped = with_scope(scope)
+    if scoped is provider:
+        return provider
     close(provider)
     return scoped
 
@@ -162,7 +158,7 @@ def run(args: argparse.Namespace, ui: Progress) -> int:
     _log.debug("%s: %r built from the environment", setup.kind, provider)
     try:
         if args.scope is not None:
-            provider = _with_scope(setup, provider, args.scope, environ)
+            provider = _with_scope(provider, args.scope)
         if isinstance(provider, RefreshingCredentialProvider):
             with ui.task(f"{setup.kind}: requesting a credential"):
                 credential = provider.resolve()

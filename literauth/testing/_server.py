@@ -1,8 +1,9 @@
 """The frame of `FakeIdentityServer`: a loopback HTTP server routing to fake endpoints.
 
-Each endpoint (Azure AD, STS, Google) lives in its own module and subclasses `Endpoint`,
-which carries the controls tests use: token lifetime, added latency, scripted faults,
-request counters and a record of what was received.
+Each endpoint subclasses `Endpoint`, which carries the controls tests use: token lifetime,
+added latency, scripted faults, request counters and a record of what was received. An
+endpoint routes on method, path, query and headers (`Route`), and refuses a request by
+raising `Refusal`, which its `refusal_reply()` turns into an answer in its service's shape.
 """
 
 from __future__ import annotations
@@ -11,18 +12,35 @@ import collections
 import dataclasses
 import email.utils
 import http.server
+import importlib.util
+import json
+import os
+import re
 import socket
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from ..secret import SecretString
 
-__all__ = ["Endpoint", "Fault", "RecordedRequest", "Reply", "ServerCore"]
+if TYPE_CHECKING:
+    from ..provider import RefreshingCredentialProvider
+
+__all__ = [
+    "Endpoint",
+    "Endpoints",
+    "FakeUnavailable",
+    "Fault",
+    "RecordedRequest",
+    "Refusal",
+    "Reply",
+    "Route",
+    "ServerCore",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,25 +84,98 @@ class RecordedRequest:
     form: Mapping[str, str | SecretString]
     received_at: float
 
+    def header(self, name: str) -> str | None:
+        """The value of header `name`, looked up case-insensitively; None when absent."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+
+
+class Refusal(Exception):
+    """A request the fake turns down: raised while checking it, answered by `Endpoint.refusal_reply`.
+
+    `error` is the service's error code (``invalid_grant``, ``ValidationError``), `code` a
+    numeric sub-code where the service has one (Azure's AADSTS numbers).
+    """
+
+    def __init__(self, error: str, description: str, *, status: int = 400, code: int | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+        self.code = code
+
+
+class FakeUnavailable(RuntimeError):
+    """A fake cannot serve here because an optional package is missing; the message says which."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """Which requests an endpoint serves: method, path, and required query parameters and headers.
+
+    `path` is a literal path or a compiled pattern matched in full. A `None` value in `query`
+    or `headers` only requires the name to be present; header names match case-insensitively.
+    """
+
+    methods: frozenset[str]
+    path: str | re.Pattern[str]
+    query: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
+    headers: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
+
+    def matches(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        """Whether a request with these parts takes this route."""
+        if method not in self.methods:
+            return False
+        if isinstance(self.path, str) and path != self.path:
+            return False
+        if isinstance(self.path, re.Pattern) and self.path.fullmatch(path) is None:
+            return False
+        folded = {key.lower(): value for key, value in headers.items()}
+        return _subset(self.query, query) and _subset({k.lower(): v for k, v in self.headers.items()}, folded)
+
+
+def _subset(required: Mapping[str, str | None], given: Mapping[str, str]) -> bool:
+    return all(name in given and (value is None or given[name] == value) for name, value in required.items())
+
 
 class Endpoint:
-    """Base of a fake token endpoint: controls, counters and the request record.
+    """Base of a fake endpoint: controls, counters and the request record.
 
-    Subclasses set `name`, `secret_fields` and implement `matches()` and `respond()`.
+    Subclasses set `name`, `secret_fields` and either `routes` or `matches()`, and implement
+    `respond()`. Those registered with a provider spec also implement `environ()` and
+    `make_provider()`, so `FakeIdentityServer` needs nothing else to know about them.
     """
 
     name = "endpoint"
     secret_fields: frozenset[str] = frozenset()
+    routes: ClassVar[tuple[Route, ...]] = ()  #: what `accepts()` serves, unless it is overridden
+    default_lifetime: ClassVar[float] = 3600.0  #: seconds a token issued now stays valid, until set
+    requires: ClassVar[Mapping[str, str]] = {}  #: modules it needs, import name -> pip name
+    fixture_alias: ClassVar[str | None] = None  #: an older pytest fixture name for its provider
 
     def __init__(self, server: ServerCore) -> None:
         self.server = server
         self._lock = threading.Lock()
         self._faults: collections.deque[Fault] = collections.deque()
         self._requests: list[RecordedRequest] = []
-        self.lifetime: float = 3600.0  # seconds a token issued now stays valid
+        self._lifetime: float | None = None
         self.latency: float = 0.0  # seconds added before every answer
 
     # -- controls ---------------------------------------------------------------------
+
+    @property
+    def lifetime(self) -> float:
+        """Seconds a token issued now stays valid (`default_lifetime` until set)."""
+        return self.default_lifetime if self._lifetime is None else self._lifetime
+
+    @lifetime.setter
+    def lifetime(self, value: float) -> None:
+        self._lifetime = value
+
+    @property
+    def lifetime_override(self) -> float | None:
+        """The lifetime a test set, or None when the endpoint decides (STS: the duration asked for)."""
+        return self._lifetime
 
     def enqueue(self, *faults: Fault) -> None:
         """Serve these faults, one per request, before answering normally again."""
@@ -102,6 +193,11 @@ class Endpoint:
         """Answer the next `times` requests with `status` and `body`."""
         self.enqueue(*[Fault(status, body, dict(headers or {}))] * times)
 
+    def fail_with_reply(self, reply: Reply, *, times: int = 1, status: int | None = None) -> None:
+        """Answer the next `times` requests with `reply` (its status unless `status` is given)."""
+        headers = {"Content-Type": reply.content_type, **reply.headers}
+        self.fail(reply.status if status is None else status, reply.body, headers=headers, times=times)
+
     def clear_faults(self) -> None:
         """Forget every fault still queued."""
         with self._lock:
@@ -112,7 +208,7 @@ class Endpoint:
         with self._lock:
             self._faults.clear()
             self._requests.clear()
-        self.lifetime = 3600.0
+        self._lifetime = None
         self.latency = 0.0
 
     @property
@@ -127,13 +223,60 @@ class Endpoint:
         with self._lock:
             return list(self._requests)
 
+    # -- what a registered fake declares -------------------------------------------------
+
+    def environ(self, directory: str | os.PathLike[str] | None = None) -> dict[str, str]:
+        """Variables pointing its provider's `from_env()` here; files it needs go into `directory`."""
+        return {}
+
+    def make_provider(self, **options: Any) -> RefreshingCredentialProvider:
+        """Its provider, configured for this endpoint; keyword arguments go to the provider."""
+        raise NotImplementedError(f"{type(self).__name__} builds no provider")
+
+    def missing_packages(self) -> list[str]:
+        """The pip names of `requires` that cannot be imported here."""
+        return [pip for module, pip in self.requires.items() if importlib.util.find_spec(module) is None]
+
+    def renew(self, provider: RefreshingCredentialProvider) -> None:
+        """Renew what a provider reads besides the endpoint, as a day passing would (a token file)."""
+
+    def success_body(self) -> bytes:
+        """A well-formed success answer with a placeholder credential, as the service sends it."""
+        raise NotImplementedError
+
+    def no_token_body(self) -> bytes:
+        """A success answer that lacks the credential itself: clients must refuse it."""
+        raise NotImplementedError
+
     # -- for subclasses and the server --------------------------------------------------
 
+    def accepts(
+        self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], form: Mapping[str, str]
+    ) -> bool:
+        """Whether this endpoint serves the request: one of `routes`, else `matches()`."""
+        if self.routes:
+            return any(route.matches(method, path, query, headers) for route in self.routes)
+        return self.matches(method, path, form)
+
     def matches(self, method: str, path: str, form: Mapping[str, str]) -> bool:
-        raise NotImplementedError
+        """Routing by method, path and form alone (older endpoints); `routes` is the newer way."""
+        return False
 
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
+        """The answer to `request`; raise `Refusal` for an error answer."""
         raise NotImplementedError
+
+    def refusal_reply(self, refusal: Refusal, request: RecordedRequest | None) -> Reply:
+        """The error answer for `refusal`, in the service's shape (OAuth JSON by default)."""
+        body = {"error": refusal.error, "error_description": refusal.description}
+        return Reply(refusal.status, json.dumps(body).encode(), content_type="application/json; charset=utf-8")
+
+    def answer(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
+        """`respond()`, with a `Refusal` turned into its error answer: the one place errors become replies."""
+        try:
+            return self.respond(request, form)
+        except Refusal as refusal:
+            return self.refusal_reply(refusal, request)
 
     def _record(self, request: RecordedRequest) -> Fault | None:
         with self._lock:
@@ -143,6 +286,28 @@ class Endpoint:
     def now(self) -> float:
         """The server's clock (real time unless the test moved it)."""
         return self.server.clock()
+
+
+class Endpoints(Mapping[str, Endpoint]):
+    """A server's endpoints by name, in routing order; an int index also works (older code)."""
+
+    def __init__(self, items: Iterable[tuple[str, Endpoint]]) -> None:
+        self._items = dict(items)
+        self._order = list(self._items.values())
+
+    def __getitem__(self, key: str | int) -> Endpoint:
+        if isinstance(key, int):
+            return self._order[key]
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Endpoints({', '.join(f'{k}={type(v).__name__}' for k, v in self._items.items())})"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -165,6 +330,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch()
 
+    def do_PUT(self) -> None:  # EC2 IMDSv2 asks for its session token with PUT
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:  # answered like GET, without the body
+        self._dispatch()
+
     def _dispatch(self) -> None:
         core = self.server.core
         length = int(self.headers.get("Content-Length") or 0)
@@ -175,15 +349,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             text = ""
         form = dict(parse_qsl(text, keep_blank_values=True))
-        endpoint = core.route(self.command, parts.path, form)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        headers = {k: v for k, v in self.headers.items()}
+        endpoint = core.route(self.command, parts.path, form, query=query, headers=headers)
         if endpoint is None:
             self._send(Reply(404, b'{"error":"not_found"}'))
             return
         recorded = RecordedRequest(
             method=self.command,
             path=parts.path,
-            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={k: v for k, v in self.headers.items()},
+            query=query,
+            headers=headers,
             form={
                 k: (SecretString(v) if k in endpoint.secret_fields else v) for k, v in form.items()
             },
@@ -195,7 +371,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if fault is not None:
             self._send_fault(fault)
             return
-        self._send(endpoint.respond(recorded, form))
+        self._send(endpoint.answer(recorded, form))
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
@@ -206,7 +382,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        self.wfile.write(reply.body)
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
 
     def _send_fault(self, fault: Fault) -> None:
         body = fault.body.encode() if isinstance(fault.body, str) else fault.body
@@ -247,7 +424,7 @@ class ServerCore:
 
     def __init__(
         self,
-        endpoints: Iterable[type[Endpoint]] = (),
+        endpoints: Iterable[type[Endpoint]] | Mapping[str, type[Endpoint]] = (),
         *,
         ssl_context: ssl.SSLContext | None = None,
         host: str = "127.0.0.1",
@@ -258,7 +435,9 @@ class ServerCore:
         self._ssl_context = ssl_context
         self._stopping = threading.Event()
         self._offset = 0.0
-        self.endpoints: list[Endpoint] = [cls(self) for cls in endpoints]
+        named = endpoints.items() if isinstance(endpoints, Mapping) else ((cls.name, cls) for cls in endpoints)
+        #: The endpoints by name (a spec name in `FakeIdentityServer`, else the class's `name`).
+        self.endpoints = Endpoints((name, cls(self)) for name, cls in named)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -278,9 +457,18 @@ class ServerCore:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def route(self, method: str, path: str, form: Mapping[str, str]) -> Endpoint | None:
-        for endpoint in self.endpoints:
-            if endpoint.matches(method, path, form):
+    def route(
+        self,
+        method: str,
+        path: str,
+        form: Mapping[str, str],
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Endpoint | None:
+        """The first endpoint that accepts the request, or None (answered 404)."""
+        for endpoint in self.endpoints.values():
+            if endpoint.accepts(method, path, query or {}, headers or {}, form):
                 return endpoint
         return None
 

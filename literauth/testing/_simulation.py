@@ -259,11 +259,11 @@ class Simulation:
 
 
 def endpoint_for(server: FakeIdentityServer, spec: ProviderSpec) -> Endpoint:
-    """The endpoint of `server` that fakes `spec`'s identity provider (`spec.fake`)."""
-    for endpoint in server.endpoints:
-        if f"{type(endpoint).__module__}:{type(endpoint).__qualname__}" == spec.fake:
-            return endpoint
-    raise SimulationError(f"{spec.name}: FakeIdentityServer has no endpoint {spec.fake}")
+    """The endpoint of `server` that fakes `spec`'s identity provider."""
+    try:
+        return server.endpoint(spec.name)
+    except KeyError:
+        raise SimulationError(f"{spec.name}: FakeIdentityServer has no endpoint for it") from None
 
 
 # -- the demo's hour ------------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from hypothesis import strategies as st
 
 from literauth import (
     AwsCredentials,
-    AzureAdCredentialProvider,
     BearerToken,
     ConfigurationError,
     Credential,
@@ -53,6 +52,7 @@ from literauth._files import read_token_file
 from literauth._http import MAX_BODY, EndpointError, TokenResponse, mask_secrets
 from literauth._oauth import parse_bearer_token, parse_oauth_error
 from literauth._policy import RetryPolicy
+from literauth._registry import SPECS
 from literauth._xml import MAX_XML_BYTES
 from literauth.aws._sts import (
     STS_NAMESPACE,
@@ -434,14 +434,15 @@ def test_dtd_payloads_from_the_server_fail_the_fetch_cleanly(idp: FakeIdentitySe
 # -- oversized bodies ------------------------------------------------------------------------------
 
 HUGE = 16 * 1024 * 1024  # sixteen times what the fetcher agrees to read
+FAKED = [spec.name for spec in SPECS if spec.fake is not None]  # every registered provider with a fake
 
 
-@pytest.mark.parametrize("kind", ["azure", "sts", "google"])
+@pytest.mark.parametrize("kind", FAKED)
 def test_a_body_over_one_mebibyte_is_refused_with_bounded_memory(idp: FakeIdentityServer, kind: str) -> None:
-    endpoint = getattr(idp, kind)
-    make = {"azure": idp.azure_provider, "sts": idp.sts_provider, "google": idp.vertex_provider}[kind]
+    endpoint = idp.endpoint(kind)
     body = b'{"access_token": "' + b"a" * HUGE + b'"}'
-    with make(sleep=FakeSleep(), background_refresh=False, retry=RetryPolicy(max_attempts=1)) as provider:
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "retry": RetryPolicy(max_attempts=1)}
+    with idp.provider(kind, **options) as provider:
         endpoint.enqueue(Fault(200, body))
         tracemalloc.start()
         try:
@@ -622,12 +623,11 @@ faults = st.builds(
 )
 
 
-@pytest.mark.parametrize("kind", ["azure", "sts", "google"])
+@pytest.mark.parametrize("kind", FAKED)
 def test_random_http_answers_give_a_credential_or_a_literauth_error(idp: FakeIdentityServer, kind: str) -> None:
-    endpoint = getattr(idp, kind)
-    make = {"azure": idp.azure_provider, "sts": idp.sts_provider, "google": idp.vertex_provider}[kind]
-    provider = make(sleep=FakeSleep(), background_refresh=False, timeout=(2.0, 2.0),
-                    retry=RetryPolicy(max_attempts=2))
+    endpoint = idp.endpoint(kind)
+    provider = idp.provider(kind, sleep=FakeSleep(), background_refresh=False, timeout=(2.0, 2.0),
+                            retry=RetryPolicy(max_attempts=2))
 
     @fuzz(60, deadline_ms=20000)  # two 2 s read timeouts fit, even on a loaded machine
     @given(replies=st.lists(faults | st.builds(Fault, status=st.just(200), body=fault_bodies, truncate=st.just(True)),
@@ -872,11 +872,6 @@ def test_unusable_token_file_paths_raise_source_error(
 
 # -- environment values ------------------------------------------------------------------------------------
 
-AZURE_VARS = ("AZURE_AD_TOKEN", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AD_SCOPE",
-              "AZURE_AUTHORITY_HOST")
-STS_VARS = ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME", "AWS_REGION",
-            "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS")
-VERTEX_VARS = ("GOOGLE_APPLICATION_CREDENTIALS", "VERTEX_AI_SCOPE")
 SAMPLE_VALUES = (
     "", " ", "\n", "common", "contoso.onmicrosoft.com", "https://login.microsoftonline.com", "login.microsoftonline.us",
     "http://example.com", "https://[::1", "https://h:99999", "https://u:p@h", "api://x/.default", "/.default",
@@ -915,10 +910,8 @@ def _maybe_fetch(provider: object, server: FakeIdentityServer) -> None:
 
 
 @pytest.mark.parametrize("names,build", [
-    (AZURE_VARS, AzureAdCredentialProvider.from_env),
-    (STS_VARS, WebIdentityCredentialProvider.from_env),
-    (VERTEX_VARS, VertexOAuthCredentialProvider.from_env),
-], ids=["azure", "sts", "vertex"])
+    (spec.required_env + spec.optional_env, spec.from_env) for spec in SPECS if spec.fake is not None
+], ids=FAKED)
 def test_environment_values_build_a_provider_or_raise_configuration_error(
     idp: FakeIdentityServer, idp_env: dict[str, str], names: tuple[str, ...], build: Callable[..., Any]
 ) -> None:

@@ -436,14 +436,15 @@ def test_check_with_azure_ad_token_shows_only_that_variable(
     assert_no_secret([out, err], [STATIC, *secrets_of(server, env)])
 
 
-def test_scope_cannot_apply_to_a_ready_made_token(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_ready_made_token_is_served_as_it_is_for_any_scope(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], server: FakeIdentityServer
 ) -> None:
+    """AZURE_AD_TOKEN wins (the seed's contract) and a static token serves every scope unchanged."""
     _use(monkeypatch, dict(env, AZURE_AD_TOKEN=STATIC))
-    assert cli.main(["token", "azure", "--scope", "https://management.azure.com/.default"]) == 1
+    assert cli.main(["token", "azure", "--scope", "https://management.azure.com/.default"]) == 0
     out, err = capsys.readouterr()
-    assert out == "" and "AZURE_AD_TOKEN holds a ready-made token" in err
-    assert STATIC not in err
+    assert out == STATIC + "\n" and STATIC not in err
+    assert server.azure.request_count == 0  # nothing was requested
 
 
 def test_check_invalid_toml_fails_with_the_parser_message(

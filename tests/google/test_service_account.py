@@ -41,7 +41,7 @@ from literauth.google.service_account import (
     VertexOAuthCredentialProvider,
 )
 from literauth.testing import FakeIdentityServer
-from literauth.testing._google import GoogleOAuthEndpoint
+from literauth.testing.google.oauth import GoogleOAuthEndpoint
 
 from ..conftest import FakeClock, FakeSleep, assert_no_secret
 

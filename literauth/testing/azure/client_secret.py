@@ -6,22 +6,23 @@ same JSON error shape with `AADSTS` codes and HTTP statuses, the same success fi
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
+import os
 import re
 import secrets
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from ..azure.client_secret import AzureAdCredentialProvider
-from ..credentials import UTC
-from ..secret import SecretString
-from ._server import Endpoint, RecordedRequest, Reply, ServerCore
+from ...azure.client_secret import AzureAdCredentialProvider
+from ...credentials import UTC
+from ...secret import SecretString
+from .._oauth import FormField, OAuthTokenEndpoint, b64url
+from .._server import RecordedRequest, Refusal, Reply, Route, ServerCore
 
 __all__ = ["AzureAdEndpoint"]
 
@@ -31,7 +32,6 @@ _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*")
 _MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
 _FORM_TYPE = "application/x-www-form-urlencoded"
-_JSON_TYPE = "application/json; charset=utf-8"
 _RESOURCES = (  # resource principals every real tenant has
     "https://cognitiveservices.azure.com",
     "https://management.azure.com",
@@ -75,25 +75,30 @@ class _Issued:
     expires_at: float
 
 
-class _AzureError(Exception):
-    """An error answer in Azure's shape, raised while checking a request."""
-
-    def __init__(self, status: int, error: str, code: int, text: str) -> None:
-        super().__init__(text)
-        self.status, self.error, self.code, self.text = status, error, code, text
+def _refusal(status: int, error: str, code: int, text: str) -> Refusal:
+    """An error answer in Azure's shape: `error`, the AADSTS number `code` and its text."""
+    return Refusal(error, text, status=status, code=code)
 
 
-def _missing(parameter: str) -> _AzureError:
-    return _AzureError(
+def _missing(parameter: str) -> Callable[[], Refusal]:
+    return lambda: _refusal(
         400, "invalid_request", 900144, f"The request body must contain the following parameter: '{parameter}'."
     )
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+_GRANT = FormField(
+    "grant_type", _missing("grant_type"), frozenset({"client_credentials"}),
+    lambda value: _refusal(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{value}'."),
+)
+_CLIENT_ID = FormField("client_id", _missing("client_id"))
+_SCOPE = FormField("scope", _missing("scope"))
+_CLIENT_SECRET = FormField("client_secret", lambda: _refusal(
+    401, "invalid_client", 7000218,
+    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+))
 
 
-class AzureAdEndpoint(Endpoint):
+class AzureAdEndpoint(OAuthTokenEndpoint):
     """Microsoft identity platform v2.0 client-credentials endpoint, with tenants and apps.
 
     One tenant (`tenant_id`, also reachable as `tenant_domain`) holds one app (`client_id`,
@@ -105,6 +110,11 @@ class AzureAdEndpoint(Endpoint):
 
     name = "azure"
     secret_fields = frozenset({"client_secret", "client_assertion"})
+    routes = (Route(frozenset({"GET", "POST", "PUT", "DELETE", "HEAD"}), _TOKEN_PATH),
+              Route(frozenset({"GET"}), _DISCOVERY_PATH))
+    form_fields = (_GRANT, _CLIENT_ID)
+    reply_headers: ClassVar[Mapping[str, str]] = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+    fixture_alias = "fake_azure_provider"
 
     def __init__(self, server: ServerCore) -> None:
         super().__init__(server)
@@ -188,7 +198,7 @@ class AzureAdEndpoint(Endpoint):
             return False
         return audience is None or issued.audience == audience.rstrip("/")
 
-    def environ(self) -> dict[str, str]:
+    def environ(self, directory: str | os.PathLike[str] | None = None) -> dict[str, str]:
         """Environment variables `AzureAdCredentialProvider.from_env()` reads, pointed at this server."""
         return {
             "AZURE_TENANT_ID": self.tenant_id,
@@ -220,49 +230,37 @@ class AzureAdEndpoint(Endpoint):
 
     # -- serving --------------------------------------------------------------------------
 
-    def matches(self, method: str, path: str, form: Mapping[str, str]) -> bool:
-        if _TOKEN_PATH.fullmatch(path):
-            return True
-        return method == "GET" and _DISCOVERY_PATH.fullmatch(path) is not None
-
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
-        correlation_id = _header(request, "client-request-id") or ""
-        if not _GUID.fullmatch(correlation_id.lower()):
-            correlation_id = str(uuid.uuid4())
-        trace_id = str(uuid.uuid4())
-        try:
-            token_path = _TOKEN_PATH.fullmatch(request.path)
-            if token_path is None:
-                discovery = _DISCOVERY_PATH.fullmatch(request.path)
-                assert discovery is not None  # matches() routed it here
-                return self._discovery(self._lookup(unquote(discovery.group(1))), trace_id, correlation_id)
-            if request.method != "POST":
-                raise _AzureError(
-                    400, "invalid_request", 900561,
-                    f"The endpoint only accepts POST, OPTIONS requests. Received a {request.method} request.",
-                )
-            tenant = self._lookup(unquote(token_path.group(1)))
-            content_type = (_header(request, "content-type") or "").split(";")[0].strip().lower()
-            return self._token(tenant, form if content_type == _FORM_TYPE else {}, trace_id, correlation_id)
-        except _AzureError as exc:
-            return self._error(exc, trace_id, correlation_id)
+        token_path = _TOKEN_PATH.fullmatch(request.path)
+        if token_path is None:
+            discovery = _DISCOVERY_PATH.fullmatch(request.path)
+            assert discovery is not None  # the routes sent it here
+            return self._discovery(self._lookup(unquote(discovery.group(1))), request)
+        if request.method != "POST":
+            raise _refusal(
+                400, "invalid_request", 900561,
+                f"The endpoint only accepts POST, OPTIONS requests. Received a {request.method} request.",
+            )
+        tenant = self._lookup(unquote(token_path.group(1)))
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        return self._token(tenant, form if content_type == _FORM_TYPE else {}, request)
 
     def _lookup(self, name: str) -> _Tenant:
         if name.lower() in _MULTI_TENANT:
-            raise _AzureError(
+            raise _refusal(
                 400, "invalid_request", 9001023,
                 "The grant type is not supported over the /common or /consumers endpoints. "
                 "Please use the /organizations or tenant-specific endpoint.",
             )
         if not (_GUID.fullmatch(name.lower()) or _DOMAIN.fullmatch(name.lower())):
-            raise _AzureError(
+            raise _refusal(
                 400, "invalid_request", 900023,
                 f"Specified tenant identifier '{name}' is neither a valid DNS name, nor a valid external domain.",
             )
         with self._registry_lock:
             tenant = self._tenant(name)
         if tenant is None:
-            raise _AzureError(
+            raise _refusal(
                 400, "invalid_tenant", 90002,
                 f"Tenant '{name}' not found. Check to make sure you have the correct tenant ID and are signing "
                 "into the correct cloud. Check with your subscription administrator, this may happen if there "
@@ -270,66 +268,27 @@ class AzureAdEndpoint(Endpoint):
             )
         return tenant
 
-    def _token(self, tenant: _Tenant, form: Mapping[str, str], trace_id: str, correlation_id: str) -> Reply:
-        grant_type = form.get("grant_type")
-        if not grant_type:
-            raise _missing("grant_type")
-        if grant_type != "client_credentials":
-            raise _AzureError(
-                400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'."
-            )
-        client_id = form.get("client_id")
-        if not client_id:
-            raise _missing("client_id")
+    def _token(self, tenant: _Tenant, form: Mapping[str, str], request: RecordedRequest) -> Reply:
+        """Azure's checks in Azure's order: grant, app, scope, resource, then the secret."""
+        self.check_form(form)
+        client_id = form["client_id"]
         with self._registry_lock:
             client = tenant.clients.get(client_id)
-            known = [(s, expired) for s, expired in client.secrets] if client else []
+            known = list(client.secrets) if client else []
             resources = set(tenant.resources)
         if client is None:
-            raise _AzureError(
+            raise _refusal(
                 400, "unauthorized_client", 700016,
                 f"Application with identifier '{client_id}' was not found in the directory "
                 f"'{tenant.display_name}'. {_NOT_INSTALLED}",
             )
-        scope = form.get("scope")
-        if not scope:
-            raise _missing("scope")
-        resource = scope[: -len("/.default")] if scope.endswith("/.default") else None
-        if not resource or " " in scope:
-            raise _AzureError(
-                400, "invalid_scope", 1002012,
-                f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
-                "value with /.default suffixed to the resource identifier (application ID URI).",
-            )
-        if resource.rstrip("/") not in resources:
-            raise _AzureError(
-                400, "invalid_resource", 500011,
-                f"The resource principal named {resource} was not found in the tenant named "
-                f"{tenant.display_name}. {_NOT_INSTALLED.replace('may have', 'might have')}",
-            )
-        sent = form.get("client_secret")
-        if not sent:
-            raise _AzureError(
-                401, "invalid_client", 7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            )
-        match = next((expired for secret, expired in known if secret == SecretString(sent)), None)
-        if match is None:
-            raise _AzureError(
-                401, "invalid_client", 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
-                f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
-            )
-        if match:
-            raise _AzureError(
-                401, "invalid_client", 7000222,
-                f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal "
-                f"to create new keys for your app: {_SECRET_HELP}, or consider using certificate credentials "
-                "for added security: https://aka.ms/certCreds.",
-            )
-        return self._issue(tenant, client_id, resource.rstrip("/"), trace_id, correlation_id)
+        self.check_form(form, (_SCOPE,))
+        resource = _resource(form["scope"], resources, tenant)
+        self.check_form(form, (_CLIENT_SECRET,))
+        _check_secret(known, SecretString(form["client_secret"]), client_id)
+        return self._issue(tenant, client_id, resource, request)
 
-    def _issue(self, tenant: _Tenant, client_id: str, audience: str, trace_id: str, correlation_id: str) -> Reply:
+    def _issue(self, tenant: _Tenant, client_id: str, audience: str, request: RecordedRequest) -> Reply:
         now = self.now()
         lifetime = int(self.lifetime)
         issuer = f"https://sts.windows.net/{tenant.tenant_id}/"
@@ -337,18 +296,20 @@ class AzureAdEndpoint(Endpoint):
         claims = {
             "aud": audience, "iss": issuer, "iat": int(now), "nbf": int(now), "exp": int(now) + lifetime,
             "appid": client_id, "appidacr": "1", "idp": issuer, "idtyp": "app", "oid": object_id,
-            "sub": object_id, "tid": tenant.tenant_id, "uti": _b64(secrets.token_bytes(16)), "ver": "1.0",
+            "sub": object_id, "tid": tenant.tenant_id, "uti": b64url(secrets.token_bytes(16)), "ver": "1.0",
         }
         header = {"typ": "JWT", "alg": "RS256", "kid": "literauth-fake"}
         token = ".".join(
-            _b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
-        ) + "." + _b64(secrets.token_bytes(64))
+            b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+        ) + "." + b64url(secrets.token_bytes(64))
         with self._registry_lock:
             self._issued[token] = _Issued(tenant.tenant_id, client_id, audience, now + lifetime)
-        body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
-        return self._json(200, body, trace_id, correlation_id)
+        return self.token_reply(token, _trace_headers(request))
 
-    def _discovery(self, tenant: _Tenant, trace_id: str, correlation_id: str) -> Reply:
+    def token_fields(self, lifetime: int) -> dict[str, object]:
+        return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime}
+
+    def _discovery(self, tenant: _Tenant, request: RecordedRequest) -> Reply:
         base = self.server.url
         tid = tenant.tenant_id
         document = {
@@ -372,33 +333,25 @@ class AzureAdEndpoint(Endpoint):
             "cloud_graph_host_name": "graph.windows.net",
             "msgraph_host": "graph.microsoft.com",
         }
-        return self._json(200, document, trace_id, correlation_id)
+        return self.json_reply(200, document, _trace_headers(request))
 
-    def _error(self, exc: _AzureError, trace_id: str, correlation_id: str) -> Reply:
+    def refusal_reply(self, refusal: Refusal, request: RecordedRequest | None) -> Reply:
+        headers = _trace_headers(request)
+        trace_id, correlation_id = headers["x-ms-request-id"], headers["client-request-id"]
         stamp = datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         body = {
-            "error": exc.error,
+            "error": refusal.error,
             "error_description": (
-                f"AADSTS{exc.code}: {exc.text}\r\nTrace ID: {trace_id}\r\n"
+                f"AADSTS{refusal.code}: {refusal.description}\r\nTrace ID: {trace_id}\r\n"
                 f"Correlation ID: {correlation_id}\r\nTimestamp: {stamp}"
             ),
-            "error_codes": [exc.code],
+            "error_codes": [refusal.code],
             "timestamp": stamp,
             "trace_id": trace_id,
             "correlation_id": correlation_id,
-            "error_uri": f"{self.server.url}/error?code={exc.code}",
+            "error_uri": f"{self.server.url}/error?code={refusal.code}",
         }
-        return self._json(exc.status, body, trace_id, correlation_id)
-
-    @staticmethod
-    def _json(status: int, body: Mapping[str, object], trace_id: str, correlation_id: str) -> Reply:
-        headers = {
-            "Cache-Control": "no-store, no-cache",
-            "Pragma": "no-cache",
-            "x-ms-request-id": trace_id,
-            "client-request-id": correlation_id,
-        }
-        return Reply(status, json.dumps(body).encode("utf-8"), headers, content_type=_JSON_TYPE)
+        return self.json_reply(refusal.status, body, headers)
 
     # -- scripted trouble, shaped like the real service's -------------------------------
 
@@ -409,15 +362,49 @@ class AzureAdEndpoint(Endpoint):
 
     def outage(self, status: int = 503, *, times: int = 1) -> None:
         """Answer the next `times` requests with a transient server error in Azure's JSON shape."""
-        body = json.dumps({
-            "error": "temporarily_unavailable",
-            "error_description": "AADSTS90033: A transient error has occurred. Please try again.",
-            "error_codes": [90033],
-            "trace_id": str(uuid.uuid4()),
-            "correlation_id": str(uuid.uuid4()),
-        })
-        self.fail(status, body, headers={"Content-Type": _JSON_TYPE}, times=times)
+        self.fail_with("temporarily_unavailable", "A transient error has occurred. Please try again.",
+                       status=status, code=90033, times=times)
 
 
-def _header(request: RecordedRequest, name: str) -> str | None:
-    return next((v for k, v in request.headers.items() if k.lower() == name), None)
+def _resource(scope: str, resources: set[str], tenant: _Tenant) -> str:
+    """The resource a client-credentials `scope` (``<resource>/.default``) names, if the tenant has it."""
+    resource = scope[: -len("/.default")] if scope.endswith("/.default") else None
+    if not resource or " " in scope:
+        raise _refusal(
+            400, "invalid_scope", 1002012,
+            f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
+            "value with /.default suffixed to the resource identifier (application ID URI).",
+        )
+    if resource.rstrip("/") not in resources:
+        raise _refusal(
+            400, "invalid_resource", 500011,
+            f"The resource principal named {resource} was not found in the tenant named "
+            f"{tenant.display_name}. {_NOT_INSTALLED.replace('may have', 'might have')}",
+        )
+    return resource.rstrip("/")
+
+
+def _check_secret(known: list[tuple[SecretString, bool]], sent: SecretString, client_id: str) -> None:
+    """Refuse a secret the app does not have (AADSTS7000215) or one that expired (AADSTS7000222)."""
+    expired = next((is_expired for secret, is_expired in known if secret == sent), None)
+    if expired is None:
+        raise _refusal(
+            401, "invalid_client", 7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+            f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+        )
+    if expired:
+        raise _refusal(
+            401, "invalid_client", 7000222,
+            f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal "
+            f"to create new keys for your app: {_SECRET_HELP}, or consider using certificate credentials "
+            "for added security: https://aka.ms/certCreds.",
+        )
+
+
+def _trace_headers(request: RecordedRequest | None) -> dict[str, str]:
+    """A fresh trace id, and the caller's `client-request-id` echoed when it is a GUID."""
+    correlation_id = (request.header("client-request-id") if request is not None else None) or ""
+    if not _GUID.fullmatch(correlation_id.lower()):
+        correlation_id = str(uuid.uuid4())
+    return {"x-ms-request-id": str(uuid.uuid4()), "client-request-id": correlation_id}

@@ -22,13 +22,18 @@ import uuid
 import weakref
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from ..aws.web_identity import WebIdentityCredentialProvider
-from ..credentials import UTC
-from ..secret import SecretString
-from ._server import Endpoint, RecordedRequest, Reply, ServerCore
+from ...aws.web_identity import WebIdentityCredentialProvider
+from ...credentials import UTC
+from ...secret import SecretString
+from .._oauth import b64url as _b64url
+from .._oauth import b64url_decode as _b64url_decode
+from .._server import Endpoint, RecordedRequest, Refusal, Reply, ServerCore
+
+if TYPE_CHECKING:
+    from ...provider import RefreshingCredentialProvider
 
 __all__ = ["IssuedCredentials", "StsEndpoint"]
 
@@ -76,14 +81,6 @@ _NOT_NULL = "Value null at '{}' failed to satisfy constraint: Member must not be
 _KEY_ID_ALPHABET = string.ascii_uppercase + "234567"
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _iso8601(epoch: float, fractional: bool) -> str:
     stamp = datetime.fromtimestamp(epoch, UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if fractional else "%Y-%m-%dT%H:%M:%SZ")
@@ -103,13 +100,55 @@ class IssuedCredentials:
     request_id: str
 
 
-class _StsError(Exception):
-    """An error answer in STS's format: raised inside `respond`, turned into a `Reply`."""
+def _sts_error(code: str, message: str) -> Refusal:
+    """An error answer in STS's format, `code` with `message`; its status comes from `ERROR_STATUS`."""
+    return Refusal(code, message, status=ERROR_STATUS.get(code, 400))
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+
+@dataclasses.dataclass(frozen=True)
+class _Member:
+    """One input member of the action and the constraints STS's validation checks on it."""
+
+    param: str  # the form field
+    member: str  # its name in messages
+    required: bool = True
+    length: tuple[int, int] | None = None
+    pattern: tuple[re.Pattern[str], str] | None = None  # the regex and how STS prints it
+    integer: tuple[int, int] | None = None
+    echo: bool = True  # STS quotes the value in messages (never a token)
+
+    def problems(self, value: str | None) -> list[str]:
+        """STS's validation messages for `value` (None: absent), in STS's order."""
+        if value is None:
+            return [_NOT_NULL.format(self.member)] if self.required else []
+        where = f"Value '{value[:100]}' at '{self.member}'" if self.echo else f"Value at '{self.member}'"
+        found: list[str] = []
+        if self.length is not None and not self.length[0] <= len(value) <= self.length[1]:
+            found.append(f"{where} {_CONSTRAINT}have length between {self.length[0]} and {self.length[1]}")
+        if self.pattern is not None and not self.pattern[0].fullmatch(value):
+            found.append(f"{where} {_CONSTRAINT}satisfy regular expression pattern: {self.pattern[1]}")
+        if self.integer is not None:
+            found += self._integer_problems(value, *self.integer)
+        return found
+
+    def _integer_problems(self, value: str, low: int, high: int) -> list[str]:
+        if not re.fullmatch(r"-?\d{1,9}", value):
+            return [f"Value '{value[:20]}' at '{self.member}' {_CONSTRAINT}be an integer"]
+        number = int(value)
+        if number < low:
+            return [f"Value '{number}' at '{self.member}' {_CONSTRAINT}have value greater than or equal to {low}"]
+        if number > high:
+            return [f"Value '{number}' at '{self.member}' {_CONSTRAINT}have value less than or equal to {high}"]
+        return []
+
+
+_CONSTRAINT = "failed to satisfy constraint: Member must "
+_MEMBERS = (
+    _Member("RoleArn", "roleArn", length=(20, 2048)),
+    _Member("RoleSessionName", "roleSessionName", length=(2, 64), pattern=(_SESSION_NAME, r"[\w+=,.@-]*")),
+    _Member("WebIdentityToken", "webIdentityToken", length=(4, 20000), echo=False),
+    _Member("DurationSeconds", "durationSeconds", required=False, integer=(900, 43200)),
+)
 
 
 class StsEndpoint(Endpoint):
@@ -126,11 +165,10 @@ class StsEndpoint(Endpoint):
 
     name = "sts"
     secret_fields = frozenset({"WebIdentityToken"})
+    fixture_alias = "fake_sts_provider"
 
     def __init__(self, server: ServerCore) -> None:
-        self._lifetime_override: float | None = None
         super().__init__(server)
-        self._lifetime_override = None
         self._key = secrets.token_bytes(32)
         self._token_dir: str | None = None
         self._token_files = 0
@@ -144,19 +182,9 @@ class StsEndpoint(Endpoint):
         self.issuer = DEFAULT_ISSUER
         self.fractional_seconds = False
 
-    @property
-    def lifetime(self) -> float:
-        """Seconds issued credentials stay valid; unless set, the DurationSeconds asked for."""
-        return 3600.0 if self._lifetime_override is None else self._lifetime_override
-
-    @lifetime.setter
-    def lifetime(self, value: float) -> None:
-        self._lifetime_override = value
-
     def reset(self) -> None:
         """Forget faults, requests, issued credentials and changed settings (issued tokens stay valid)."""
         super().reset()
-        self._lifetime_override = None
         with self._lock:
             self._issued.clear()
         self._defaults()
@@ -218,27 +246,27 @@ class StsEndpoint(Endpoint):
     def _verify_token(self, token: str, now: float) -> Mapping[str, Any]:
         parts = token.split(".")
         if len(parts) != 3:
-            raise _StsError("InvalidIdentityToken", "The web identity token is not a JWT")
+            raise _sts_error("InvalidIdentityToken", "The web identity token is not a JWT")
         try:
             header = json.loads(_b64url_decode(parts[0]))
             claims = json.loads(_b64url_decode(parts[1]))
             signature = _b64url_decode(parts[2])
         except (ValueError, UnicodeDecodeError):
-            raise _StsError("InvalidIdentityToken", "The web identity token is not a JWT") from None
+            raise _sts_error("InvalidIdentityToken", "The web identity token is not a JWT") from None
         if not isinstance(header, dict) or not isinstance(claims, dict):
-            raise _StsError("InvalidIdentityToken", "The web identity token is not a JWT")
+            raise _sts_error("InvalidIdentityToken", "The web identity token is not a JWT")
         expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
         if not hmac.compare_digest(expected, signature):
-            raise _StsError("InvalidIdentityToken", "The token's signature does not match the issuer's keys")
+            raise _sts_error("InvalidIdentityToken", "The token's signature does not match the issuer's keys")
         if claims.get("iss") != self.issuer:
-            raise _StsError("InvalidIdentityToken", "No OpenIDConnect provider in the account for the issuer")
+            raise _sts_error("InvalidIdentityToken", "No OpenIDConnect provider in the account for the issuer")
         if claims.get("aud") != self.audience:
-            raise _StsError("InvalidIdentityToken", "Incorrect token audience")
+            raise _sts_error("InvalidIdentityToken", "Incorrect token audience")
         expires = claims.get("exp")
         if not isinstance(expires, (int, float)) or isinstance(expires, bool):
-            raise _StsError("InvalidIdentityToken", "The token has no numeric exp claim")
+            raise _sts_error("InvalidIdentityToken", "The token has no numeric exp claim")
         if now >= expires:
-            raise _StsError(
+            raise _sts_error(
                 "ExpiredTokenException",
                 f"Token expired: current date/time {_iso8601(now, False)} must be before the expiration "
                 f"date/time {_iso8601(float(expires), False)}",
@@ -252,81 +280,31 @@ class StsEndpoint(Endpoint):
         return method == "POST" and path in ("/", "/sts") and action == "AssumeRoleWithWebIdentity"
 
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
-        request_id = str(uuid.uuid4())
-        try:
-            return self._assume_role(form, request_id)
-        except _StsError as exc:
-            return self.error_reply(exc.code, exc.message, request_id=request_id)
+        return self._assume_role(form, str(uuid.uuid4()))
+
+    def refusal_reply(self, refusal: Refusal, request: RecordedRequest | None) -> Reply:
+        return self.error_reply(refusal.error, refusal.description)
 
     def _validate(self, form: Mapping[str, str]) -> int:
-        """The DurationSeconds; `_StsError` for what STS's input validation refuses."""
+        """The DurationSeconds; `Refusal` for what STS's input validation refuses."""
         version = form.get("Version")
         if not version:
-            raise _StsError("MissingParameter", "The request must contain the parameter Version")
+            raise _sts_error("MissingParameter", "The request must contain the parameter Version")
         if version != "2011-06-15":
-            raise _StsError(
+            raise _sts_error(
                 "InvalidAction",
                 f"Could not find operation AssumeRoleWithWebIdentity for version {version[:20]}",
             )
-        problems: list[str] = []
-        role_arn, session = form.get("RoleArn"), form.get("RoleSessionName")
-        token = form.get("WebIdentityToken")
-        if role_arn is None:
-            problems.append(_NOT_NULL.format("roleArn"))
-        elif not 20 <= len(role_arn) <= 2048:
-            problems.append(
-                f"Value '{role_arn[:100]}' at 'roleArn' failed to satisfy constraint: "
-                "Member must have length between 20 and 2048"
-            )
-        if session is None:
-            problems.append(_NOT_NULL.format("roleSessionName"))
-        else:
-            if not 2 <= len(session) <= 64:
-                problems.append(
-                    f"Value '{session[:100]}' at 'roleSessionName' failed to satisfy constraint: "
-                    "Member must have length between 2 and 64"
-                )
-            if not _SESSION_NAME.fullmatch(session):
-                problems.append(
-                    f"Value '{session[:100]}' at 'roleSessionName' failed to satisfy constraint: "
-                    r"Member must satisfy regular expression pattern: [\w+=,.@-]*"
-                )
-        if token is None:
-            problems.append(_NOT_NULL.format("webIdentityToken"))
-        elif not 4 <= len(token) <= 20000:
-            problems.append(  # the token is sensitive: STS does not echo it
-                "Value at 'webIdentityToken' failed to satisfy constraint: "
-                "Member must have length between 4 and 20000"
-            )
-        duration = 3600
-        raw = form.get("DurationSeconds")
-        if raw is not None:
-            if not re.fullmatch(r"-?\d{1,9}", raw):
-                problems.append(
-                    f"Value '{raw[:20]}' at 'durationSeconds' failed to satisfy constraint: "
-                    "Member must be an integer"
-                )
-            else:
-                duration = int(raw)
-                if duration < 900:
-                    problems.append(
-                        f"Value '{duration}' at 'durationSeconds' failed to satisfy constraint: "
-                        "Member must have value greater than or equal to 900"
-                    )
-                elif duration > 43200:
-                    problems.append(
-                        f"Value '{duration}' at 'durationSeconds' failed to satisfy constraint: "
-                        "Member must have value less than or equal to 43200"
-                    )
+        problems = [problem for member in _MEMBERS for problem in member.problems(form.get(member.param))]
         if problems:
             count = len(problems)
-            raise _StsError(
+            raise _sts_error(
                 "ValidationError",
                 f"{count} validation error{'s' if count > 1 else ''} detected: {'; '.join(problems)}",
             )
-        if _ROLE_ARN.fullmatch(role_arn or "") is None:
-            raise _StsError("ValidationError", "Request ARN is invalid")
-        return duration
+        if _ROLE_ARN.fullmatch(form["RoleArn"]) is None:
+            raise _sts_error("ValidationError", "Request ARN is invalid")
+        return int(form.get("DurationSeconds") or 3600)
 
     def _assume_role(self, form: Mapping[str, str], request_id: str) -> Reply:
         duration = self._validate(form)
@@ -334,15 +312,15 @@ class StsEndpoint(Endpoint):
         now = float(int(self.now()))  # whole seconds, like the Date header
         claims = self._verify_token(form["WebIdentityToken"], now)
         if self.allowed_roles is not None and role_arn not in self.allowed_roles:
-            raise _StsError("AccessDenied", _DEFAULT_MESSAGES["AccessDenied"])
+            raise _sts_error("AccessDenied", _DEFAULT_MESSAGES["AccessDenied"])
         if duration > self.max_session_duration:
-            raise _StsError(
+            raise _sts_error(
                 "ValidationError",
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
             )
         match = _ROLE_ARN.fullmatch(role_arn)
         assert match is not None  # _validate checked it
-        lifetime = float(duration) if self._lifetime_override is None else self._lifetime_override
+        lifetime = float(duration) if self.lifetime_override is None else self.lifetime_override
         expiration = now + lifetime
         key_id = "ASIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
         issued = IssuedCredentials(
@@ -423,9 +401,7 @@ class StsEndpoint(Endpoint):
         request_id: str | None = None,
     ) -> None:
         """Answer the next `times` requests with STS error `code` (its real HTTP status unless `status`)."""
-        reply = self.error_reply(code, message, request_id=request_id)
-        headers = dict(reply.headers, **{"Content-Type": "text/xml"})
-        self.fail(reply.status if status is None else status, reply.body, headers=headers, times=times)
+        self.fail_with_reply(self.error_reply(code, message, request_id=request_id), times=times, status=status)
 
     # -- for tests -------------------------------------------------------------------------------
 
@@ -444,4 +420,41 @@ class StsEndpoint(Endpoint):
         token_file = options.pop("web_identity_token_file", None) or self.write_web_identity_token()
         options.setdefault("sts_endpoint", self.server.url)
         return WebIdentityCredentialProvider(role_arn, token_file, **options)
+
+    def environ(self, directory: str | os.PathLike[str] | None = None) -> dict[str, str]:
+        """Variables `WebIdentityCredentialProvider.from_env()` reads; the token file goes into `directory`."""
+        path = None if directory is None else os.path.join(os.fspath(directory), "web-identity-token")
+        return {
+            "AWS_ROLE_ARN": DEFAULT_ROLE_ARN,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": self.write_web_identity_token(path),
+            "AWS_ROLE_SESSION_NAME": "literauth-test",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_STS": self.server.url,
+        }
+
+    def renew(self, provider: RefreshingCredentialProvider) -> None:
+        """Write a fresh token into the provider's token file, as the kubelet rotates it."""
+        path = getattr(provider, "web_identity_token_file", None)
+        if path is not None:
+            self.write_web_identity_token(path)
+
+    def success_body(self) -> bytes:
+        return self._document(session_token=True)
+
+    def no_token_body(self) -> bytes:
+        return self._document(session_token=False)
+
+    @staticmethod
+    def _document(*, session_token: bool) -> bytes:
+        """A minimal AssumeRoleWithWebIdentity answer with placeholder keys, with or without its token."""
+        token = "<SessionToken>FwoGZXIvYXdzEPLACEHOLDER</SessionToken>" if session_token else ""
+        return (
+            f'<AssumeRoleWithWebIdentityResponse xmlns="{STS_NAMESPACE}">'
+            "<AssumeRoleWithWebIdentityResult><Credentials>"
+            f"<AccessKeyId>ASIAEXAMPLEEXAMPLE00</AccessKeyId>{token}"
+            "<SecretAccessKey>c2VjcmV0LWFjY2Vzcy1rZXktZXhhbXBsZQ</SecretAccessKey>"
+            "<Expiration>2099-01-01T00:00:00Z</Expiration>"
+            "</Credentials></AssumeRoleWithWebIdentityResult>"
+            "</AssumeRoleWithWebIdentityResponse>"
+        ).encode()
 

@@ -15,11 +15,15 @@ import json
 import os
 import pathlib
 import secrets
+import shutil
+import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
-from ._server import Endpoint, RecordedRequest, Reply, ServerCore
+from .._oauth import FormField, OAuthTokenEndpoint
+from .._server import FakeUnavailable, RecordedRequest, Refusal, Reply, ServerCore
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import (
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
         RSAPublicKey,
     )
 
-    from ..google.service_account import VertexOAuthCredentialProvider
+    from ...google.service_account import VertexOAuthCredentialProvider
 
 __all__ = ["GoogleOAuthEndpoint", "VerifiedAssertion"]
 
@@ -35,7 +39,6 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 3600  # Google refuses assertions that live longer than an hour
 CLOCK_LEEWAY = 60.0  # seconds an iat may lie in the server's future
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"  # scopes the fake knows
-_HEADERS = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
 
 _BAD_SIGNATURE = "Invalid JWT Signature."
 _BAD_TIME = (
@@ -86,13 +89,18 @@ def _pem(key: RSAPrivateKey, key_format: str) -> str:
     return data.decode("ascii")
 
 
-class _Refusal(Exception):
-    """An assertion the endpoint turns down, with Google's error code and description."""
+def _refusal(error: str, description: str) -> Refusal:
+    """An assertion the endpoint turns down, with Google's error code and description (HTTP 400)."""
+    return Refusal(error, description)
 
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
+
+_FORM = (
+    FormField(
+        "grant_type", lambda: _refusal("unsupported_grant_type", "Invalid grant_type: "), frozenset({JWT_BEARER}),
+        lambda value: _refusal("unsupported_grant_type", f"Invalid grant_type: {value}"),
+    ),
+    FormField("assertion", lambda: _refusal("invalid_request", "Missing required parameter: assertion")),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +111,7 @@ class VerifiedAssertion:
     claims: Mapping[str, Any]
 
 
-class GoogleOAuthEndpoint(Endpoint):
+class GoogleOAuthEndpoint(OAuthTokenEndpoint):
     """Google's `POST /token` for service-account assertions (`grant_type=...jwt-bearer`).
 
     Register accounts with `register_service_account()` (or `write_key_file()`); tokens
@@ -114,9 +122,17 @@ class GoogleOAuthEndpoint(Endpoint):
 
     name = "google"
     secret_fields = frozenset({"assertion"})
+    routes = OAuthTokenEndpoint.token_route("/token")
+    form_fields = _FORM
+    reply_headers: ClassVar[Mapping[str, str]] = {
+        "Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache",
+    }
+    requires: ClassVar[Mapping[str, str]] = {"cryptography": "cryptography", "jwt": "pyjwt"}
+    fixture_alias = "fake_vertex_provider"
 
     def __init__(self, server: ServerCore) -> None:
         super().__init__(server)
+        self._key_dir: str | None = None
         self._keys: dict[str, dict[str, RSAPublicKey]] = {}  # client_email -> kid -> public key
         self._accepted: list[VerifiedAssertion] = []
         self._issued: list[str] = []
@@ -212,42 +228,56 @@ class GoogleOAuthEndpoint(Endpoint):
 
     def make_provider(self, **options: Any) -> VertexOAuthCredentialProvider:
         """A `VertexOAuthCredentialProvider` for a newly registered account pointed here."""
-        from ..google.service_account import VertexOAuthCredentialProvider
+        self._require()
+        from ...google.service_account import VertexOAuthCredentialProvider
 
         info = self.register_service_account()
         return VertexOAuthCredentialProvider.from_service_account_json(info, **options)
 
+    def environ(self, directory: str | os.PathLike[str] | None = None) -> dict[str, str]:
+        """`GOOGLE_APPLICATION_CREDENTIALS`: a key file of a new account, written into `directory`.
+
+        `FakeUnavailable` (naming the package) when `cryptography` or `pyjwt` is missing.
+        """
+        self._require()
+        folder = os.fspath(directory) if directory is not None else self._scratch()
+        key_file = self.write_key_file(os.path.join(folder, "service-account.json"))
+        return {"GOOGLE_APPLICATION_CREDENTIALS": os.fspath(key_file)}
+
+    def _require(self) -> None:
+        missing = self.missing_packages()
+        if missing:
+            raise FakeUnavailable(f"needs {', '.join(missing)}: pip install 'literauth[vertex-auth]'")
+
+    def _scratch(self) -> str:
+        """A private directory for key files, removed when the endpoint is collected."""
+        with self._lock:
+            if self._key_dir is None:
+                self._key_dir = tempfile.mkdtemp(prefix="literauth-google-")
+                weakref.finalize(self, shutil.rmtree, self._key_dir, True)
+            return self._key_dir
+
     # -- serving ---------------------------------------------------------------------------------
 
-    def matches(self, method: str, path: str, form: Mapping[str, str]) -> bool:
-        return method == "POST" and path == "/token"
-
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
-        try:
-            verified = self._verify(form)
-        except _Refusal as refusal:
-            return _json(400, {"error": refusal.error, "error_description": refusal.description})
+        verified = self._verify(form)
         token = "ya29.literauth-fake." + secrets.token_urlsafe(48)
         with self._lock:
             self._accepted.append(verified)
             self._issued.append(token)
-        return _json(200, {"access_token": token, "expires_in": int(self.lifetime), "token_type": "Bearer"})
+        return self.token_reply(token)
 
     def _verify(self, form: Mapping[str, str]) -> VerifiedAssertion:
-        """Check the request as Google does; raise `_Refusal` at the first fault found."""
+        """Check the request as Google does; raise `Refusal` at the first fault found."""
         import jwt
 
-        grant_type = form.get("grant_type", "")
-        if grant_type != JWT_BEARER:
-            raise _Refusal("unsupported_grant_type", f"Invalid grant_type: {grant_type}")
-        assertion = form.get("assertion", "")
-        if not assertion:
-            raise _Refusal("invalid_request", "Missing required parameter: assertion")
+        self.check_form(form)
+        assertion = form["assertion"]
         try:
             header = jwt.get_unverified_header(assertion)
             claims = jwt.decode(assertion, options={"verify_signature": False})
         except jwt.PyJWTError:
-            raise _Refusal("invalid_grant", "Invalid JWT: the assertion is not a well-formed JWT.") from None
+            raise _refusal("invalid_grant", "Invalid JWT: the assertion is not a well-formed JWT.") from None
         public_key = self._signing_key(header, claims)
         try:
             jwt.decode(
@@ -255,42 +285,42 @@ class GoogleOAuthEndpoint(Endpoint):
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
             )
         except jwt.PyJWTError:
-            raise _Refusal("invalid_grant", _BAD_SIGNATURE) from None
+            raise _refusal("invalid_grant", _BAD_SIGNATURE) from None
         self._check_claims(claims)
         return VerifiedAssertion(header, claims)
 
     def _signing_key(self, header: Mapping[str, Any], claims: Mapping[str, Any]) -> RSAPublicKey:
         """The registered public key named by `iss` and `kid`, after the header checks."""
         if header.get("alg") != "RS256":
-            raise _Refusal("invalid_grant", _BAD_SIGNATURE)
+            raise _refusal("invalid_grant", _BAD_SIGNATURE)
         if header.get("typ", "JWT") != "JWT":
-            raise _Refusal("invalid_grant", "Invalid JWT: unsupported typ in the JWT header.")
+            raise _refusal("invalid_grant", "Invalid JWT: unsupported typ in the JWT header.")
         issuer = claims.get("iss")
         with self._lock:
             account = self._keys.get(issuer) if isinstance(issuer, str) else None
             keys = None if account is None else dict(account)
         if keys is None:
-            raise _Refusal("invalid_grant", _NO_ACCOUNT)
+            raise _refusal("invalid_grant", _NO_ACCOUNT)
         kid = header.get("kid")
         if kid is None and not self.require_kid and len(keys) == 1:
             return next(iter(keys.values()))
         if not isinstance(kid, str) or kid not in keys:
-            raise _Refusal("invalid_grant", _BAD_SIGNATURE)  # a deleted key looks like this
+            raise _refusal("invalid_grant", _BAD_SIGNATURE)  # a deleted key looks like this
         return keys[kid]
 
     def _check_claims(self, claims: Mapping[str, Any]) -> None:
         """Audience, lifetime and scope, in that order."""
         if claims.get("aud") not in (self.token_uri, GOOGLE_TOKEN_URI):
-            raise _Refusal("invalid_grant", _BAD_AUDIENCE)  # Google takes its public URI too
+            raise _refusal("invalid_grant", _BAD_AUDIENCE)  # Google takes its public URI too
         iat, exp = claims.get("iat"), claims.get("exp")
         if not _is_number(iat) or not _is_number(exp):
-            raise _Refusal("invalid_grant", _BAD_TIME)
+            raise _refusal("invalid_grant", _BAD_TIME)
         now = self.now()
         if exp - iat > MAX_ASSERTION_LIFETIME or exp <= iat or iat > now + self.clock_leeway or exp <= now:
-            raise _Refusal("invalid_grant", _BAD_TIME)
+            raise _refusal("invalid_grant", _BAD_TIME)
         scope = claims.get("scope")
         if not isinstance(scope, str) or not _known_scopes(scope.split(" ")):
-            raise _Refusal("invalid_scope", _BAD_SCOPE)
+            raise _refusal("invalid_scope", _BAD_SCOPE)
 
 
 def _is_number(value: object) -> TypeGuard[float]:
@@ -302,6 +332,3 @@ def _known_scopes(scopes: Iterable[str]) -> bool:
     items = list(scopes)
     return bool(items) and all(s.startswith(SCOPE_PREFIX) and len(s) > len(SCOPE_PREFIX) for s in items)
 
-
-def _json(status: int, body: Mapping[str, Any]) -> Reply:
-    return Reply(status, json.dumps(body).encode(), _HEADERS, "application/json; charset=utf-8")

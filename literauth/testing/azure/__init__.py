@@ -1,0 +1,7 @@
+"""Fakes of Azure identity endpoints, one module per endpoint (mirroring `literauth.azure`)."""
+
+from __future__ import annotations
+
+from .client_secret import AzureAdEndpoint
+
+__all__ = ["AzureAdEndpoint"]
