@@ -803,6 +803,8 @@ def test_cli_stderr_leaks_nothing(server: FakeIdentityServer, tmp_path: pathlib.
             printed[f"printed by {name}"] = json.loads(out)["access_token"]  # on stdout by design
         elif name in ("token azure", "token vertex"):
             printed[f"printed by {name}"] = out.strip()
+        elif name == "scope on a static token":
+            assert out == STATIC_TOKEN + "\n"  # the ready-made token, on stdout by design
         elif not name.startswith("token"):
             evidence.text(f"stdout of {name}", out)
     for name in ("wrong secret", "refused web token", "revoked key", "unreachable"):
