@@ -39,8 +39,6 @@ __all__ = [
 WAKE = 0.05  # waits are cut into slices this long, so a stop is noticed at once
 JOIN_GRACE = 0.1  # real seconds, in all, that close() waits for the workers to leave
 BURST_TIMEOUT = 60.0  # real seconds a burst may take before the run gives up
-SETTLE_TIMEOUT = 20.0  # real seconds to wait for a background refresh before giving up
-SETTLE_POLL = 0.0005
 OUTAGE_BODY = '{"error":"temporarily_unavailable","error_description":"literauth simulated outage"}'
 OUTAGE_FAULTS = 10_000  # more refusals queued than an outage can consume
 # The engine's defaults, without the random jitter of the refresh point: the same run gives
@@ -176,19 +174,38 @@ class _Workers:
                 self._changed.notify_all()
 
 
-def _settle(providers: Iterable[RefreshingCredentialProvider], stop: threading.Event, timeout: float) -> None:
-    """Wait until no background refresh runs, so the next burst sees a settled cache.
+class RefreshQueue:
+    """A `spawn=` for providers: background refresh jobs are queued, and run when the driver says.
 
-    Polls `stats().refreshing`. Once the engine takes an injectable `spawn=` (R11), the
-    simulation runs each background refresh itself and this function goes away.
+    The simulation hands `spawn` to every provider it builds, so a refresh that falls due in
+    a burst runs at a chosen moment (`run_pending()`, between bursts) instead of on a thread
+    that has to be waited for: the runs are deterministic and nothing polls.
     """
-    deadline = time.monotonic() + timeout
-    while any(provider.stats().refreshing for provider in providers):
-        if stop.is_set():
-            raise SimulationError("the simulation was stopped")
-        if time.monotonic() > deadline:
-            raise SimulationError("a background refresh did not finish in time")
-        time.sleep(SETTLE_POLL)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: list[Callable[[], None]] = []
+        self.ran = 0
+
+    def spawn(self, job: Callable[[], None], name: str) -> None:
+        """Queue `job` (the engine's background refresh named `name`)."""
+        with self._lock:
+            self._jobs.append(job)
+
+    def run_pending(self, stop: threading.Event | None = None) -> int:
+        """Run every queued job (and any they queue) in this thread; how many ran."""
+        count = 0
+        while True:
+            with self._lock:
+                jobs, self._jobs = self._jobs, []
+            if not jobs:
+                return count
+            for job in jobs:
+                if stop is not None and stop.is_set():
+                    raise SimulationError("the simulation was stopped")
+                job()
+                count += 1
+                self.ran += 1
 
 
 class Simulation:
@@ -201,10 +218,11 @@ class Simulation:
     """
 
     def __init__(self, server: FakeIdentityServer | None, *, threads: int, clock: Callable[[], float] | None = None,
-                 name: str = "literauth-sim") -> None:
+                 name: str = "literauth-sim", refreshes: RefreshQueue | None = None) -> None:
         self.server = server
         self.threads = threads
         self.clock = SimulatedClock(server) if clock is None else clock
+        self.refreshes = RefreshQueue() if refreshes is None else refreshes  #: pass `.spawn` as `spawn=`
         self.stop = threading.Event()
         self._name = name
         self._workers: _Workers | None = None
@@ -221,8 +239,14 @@ class Simulation:
             raise SimulationError("start() the workers before a burst")
         self._workers.burst(timeout)
 
-    def settle(self, providers: Iterable[RefreshingCredentialProvider], timeout: float = SETTLE_TIMEOUT) -> None:
-        _settle(providers, self.stop, timeout)
+    @property
+    def spawn(self) -> Callable[[Callable[[], None], str], None]:
+        """The `spawn=` option for providers this simulation drives."""
+        return self.refreshes.spawn
+
+    def settle(self) -> int:
+        """Run the background refreshes the last burst started, so the next one sees their result."""
+        return self.refreshes.run_pending(self.stop)
 
     def wait(self, event: threading.Event) -> bool:
         """Wait for `event`, or until the run stops; whether the event happened."""
@@ -397,12 +421,12 @@ class _Hour:
             self._plan_outages(now)
             self._switch_outages(now)
             self.sim.burst()
-            self.sim.settle(self.providers)
+            self.sim.settle()
             self._note_recovery()
             if index < steps:
                 self.clock.advance(settings.step)
         self.sim.burst()  # one more burst at the same time: a token fetched by the last refresh is served too
-        self.sim.settle(self.providers)
+        self.sim.settle()
 
     def _plan_outages(self, now: float) -> None:
         """From half-time on, place each outage on the step just before the cached token's refresh."""
@@ -485,19 +509,21 @@ def run_hour(
     `server` must be running, its endpoints' lifetimes set; `options` go to every `from_env()`.
     """
     clock = SimulatedClock(server)
+    refreshes = RefreshQueue()
     providers: list[RefreshingCredentialProvider] = []
     endpoints: list[Endpoint] = []
     try:
         for spec in specs:
             provider: CredentialProvider = spec.from_env(
                 environ, clock=clock, sleep=no_sleep, retry=RetryPolicy(), refresh_policy=DETERMINISTIC_REFRESH,
-                session=server.session() if server.https else None, **options,
+                session=server.session(), spawn=refreshes.spawn, **options,
             )
             if not isinstance(provider, RefreshingCredentialProvider):
                 raise SimulationError(f"{spec.name}: from_env() did not build a refreshing provider")
             providers.append(provider)
             endpoints.append(endpoint_for(server, spec))
-        with Simulation(server, threads=settings.threads, clock=clock, name="literauth-demo") as sim:
+        with Simulation(server, threads=settings.threads, clock=clock, name="literauth-demo",
+                        refreshes=refreshes) as sim:
             hour = _Hour(sim, clock, settings, providers, endpoints, progress)
             sim.start(hour.work)
             hour.drive()

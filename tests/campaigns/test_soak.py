@@ -25,7 +25,7 @@ import pytest
 from literauth import CredentialError
 from literauth._policy import RefreshPolicy, RetryPolicy
 from literauth.testing import FakeIdentityServer
-from literauth.testing._simulation import Outage, Simulation
+from literauth.testing._simulation import Outage, RefreshQueue, Simulation
 
 from ..conftest import FakeClock, FakeSleep
 
@@ -78,7 +78,8 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
     rng = random.Random(SEED)
     endpoint = soak_server.azure
     clock = FakeClock(soak_server.clock())
-    provider = soak_server.azure_provider(clock=clock, sleep=FakeSleep())
+    refreshes = RefreshQueue()
+    provider = soak_server.azure_provider(clock=clock, sleep=FakeSleep(), spawn=refreshes.spawn)
     soak = Soak()
     best_expiry = [0.0]  # the latest expiry any thread was handed: is a usable token known?
     lock = threading.Lock()
@@ -100,7 +101,7 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
                 if expires - POLICY.expiry_skew < now:
                     soak.unusable_served.append(now)
 
-    sim = Simulation(soak_server, threads=THREADS, clock=clock, name="soak")
+    sim = Simulation(soak_server, threads=THREADS, clock=clock, name="soak", refreshes=refreshes)
     sim.start(work)
     started_wall = time.monotonic()
     begin = clock.now
@@ -120,7 +121,7 @@ def test_a_day_of_outages_around_refresh_windows(soak_server: FakeIdentityServer
                 outage = None
             sim.burst(timeout=30)  # the workers resolve at `now`, and are done
             steps += 1
-            sim.settle([provider], timeout=10)  # let a background refresh land before time moves on
+            sim.settle()  # run the background refresh the burst started, before time moves on
             count = endpoint.request_count
             if count > seen_requests:
                 if outage is not None:
