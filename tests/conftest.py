@@ -73,3 +73,23 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     for name in ("literauth", "urllib3", "requests"):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
+
+
+# Live loopback servers (FakeIdentityServer, moto, gunicorn) and subprocesses make a test an
+# integration test; everything else is a pure unit test (fake clock, no sockets).
+_SERVER_FIXTURES = frozenset({
+    "server", "tls_server", "idp", "identity", "demo_server", "soak_server", "moto", "api",
+    "fake_identity_server", "fake_identity_env",
+})
+_INTEGRATION_DIRS = frozenset({"integration", "campaigns", "cli"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark integration tests, so `-m "not integration"` runs the unit tests alone."""
+    for item in items:
+        parts = set(item.path.parts)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if parts & _INTEGRATION_DIRS or fixtures & _SERVER_FIXTURES or any(
+            name.startswith("fake_") and name.endswith("_provider") for name in fixtures
+        ):
+            item.add_marker(pytest.mark.integration)
