@@ -139,10 +139,21 @@ def test_demo_without_the_vertex_extra_runs_azure_and_sts() -> None:
     done = _python(_WITHOUT_CRYPTOGRAPHY.format(argv=["demo", "--threads", "2"]))
     assert done.returncode == 0, done.stdout + done.stderr
     skipped = [line for line in done.stderr.splitlines() if "skipped" in line]
-    expected = ('literauth: demo: skipped google.service_account: its extra is not installed '
-                '(pip install "literauth[vertex-auth]")')
+    expected = ("literauth: demo: skipped google.service_account: needs cryptography, pyjwt: "
+                "pip install 'literauth[vertex-auth]'")
     assert skipped == [expected]
     assert "All 14 claims held" in done.stdout and "google" not in done.stdout
+
+
+def test_demo_ignores_proxy_variables() -> None:
+    """A machine with HTTP(S)_PROXY and no NO_PROXY: loopback traffic must never go to the proxy."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")}
+    env.update(HTTP_PROXY="http://127.0.0.1:1", HTTPS_PROXY="http://127.0.0.1:1",
+               http_proxy="http://127.0.0.1:1", https_proxy="http://127.0.0.1:1")
+    done = subprocess.run([sys.executable, "-m", "literauth", "demo", "--threads", "2"], check=False,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All 21 claims held" in done.stdout and "[FAILED]" not in done.stdout
 
 
 def test_demo_https_without_cryptography_names_the_package() -> None:
