@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,27 @@ def test_demo_https_without_cryptography_names_the_package() -> None:
     assert done.returncode == 1
     assert "demo --https needs the cryptography package: pip install cryptography" in done.stderr
     assert "unexpected" not in done.stderr and "Traceback" not in done.stderr
+
+
+_README = Path(__file__).resolve().parents[2] / "README.rst"
+_README_VARYING = re.compile(r" *\d+\.\d us|\(\d+\.\d s\)|127\.0\.0\.1:\d+")  # latencies (and their padding), time, port
+
+
+def _readme_demo_sample() -> str:
+    """The demo's output as the README shows it: the first text block of its demo section."""
+    text = _README.read_text(encoding="utf-8")
+    section = text[text.index("``literauth demo``: the main job"):]
+    block = section[section.index(".. code-block:: text\n\n") + len(".. code-block:: text\n\n"):]
+    lines = []
+    for line in block.splitlines():
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def test_the_readme_shows_the_demos_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding #27: the sample is the program's output, byte for byte but for what varies."""
+    assert cli.main(["--quiet", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert _README_VARYING.sub("#", _readme_demo_sample()) == _README_VARYING.sub("#", out)
