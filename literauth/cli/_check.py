@@ -1,8 +1,10 @@
 """`literauth check [CONFIG]`: which setups or models are usable, and the variables each needs.
 
 Without CONFIG, one row per `token` kind (every registry spec, and `static`); with CONFIG,
-one row per `[[models]]` entry. Nothing is fetched unless `--fetch`. Output never holds a
-secret: only variable names and whether each is set.
+one row per `[[models]]` entry, from `config.inspect()` (the loader's own reading and checks,
+so `check` and `load_models()` can never disagree). Nothing is fetched unless `--fetch`.
+Output never holds a secret or the value of a variable: only variable names and whether
+each is set, and names as the file writes them.
 """
 
 from __future__ import annotations
