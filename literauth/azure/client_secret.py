@@ -34,6 +34,14 @@ if TYPE_CHECKING:
 __all__ = ["AzureAdCredentialProvider"]
 
 _PROVIDER = "azure.client_secret"
+_INSTEAD = "use AZURE_CLIENT_SECRET or AZURE_AD_TOKEN"
+#: Variables of Azure flows this provider does not support yet, and the flow each selects:
+#: when one is set and AZURE_CLIENT_SECRET is not, `from_env()` names the flow rather than
+#: only the missing secret, since the environment was plainly meant for that flow.
+_UNSUPPORTED_FLOWS: tuple[tuple[str, str], ...] = (
+    ("AZURE_FEDERATED_TOKEN_FILE", "workload identity"),
+    ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication"),
+)
 
 
 class AzureAdCredentialProvider(RefreshingCredentialProvider):
@@ -81,6 +89,10 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
         `AZURE_CLIENT_SECRET` are required; `AZURE_AD_SCOPE` and `AZURE_AUTHORITY_HOST`
         override the defaults when set and not empty. Values are stripped of surrounding
         whitespace (a stray newline or CR from a .env file is never meant).
+
+        Without AZURE_CLIENT_SECRET, a set AZURE_FEDERATED_TOKEN_FILE (workload identity) or
+        AZURE_CLIENT_CERTIFICATE_PATH (certificate authentication) makes the
+        `ConfigurationError` say that flow is not supported yet and what to use instead.
         """
         env = environment(environ)
         token = env.get("AZURE_AD_TOKEN")
@@ -91,6 +103,7 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
                     "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET instead"
                 )
             return StaticTokenProvider(SecretString(token.strip()))
+        _refuse_unsupported_flow(env)
         values = require(
             env,
             cls.REQUIRED_ENV,
@@ -154,6 +167,18 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
 
     def _repr_fields(self) -> dict[str, object]:
         return {"tenant_id": self._tenant_id, "client_id": self._client_id, "scope": self._scope}
+
+
+def _refuse_unsupported_flow(env: Mapping[str, str]) -> None:
+    """`ConfigurationError` naming the flow when the environment sets up one this provider lacks.
+
+    Only when AZURE_CLIENT_SECRET is unset or blank: a client secret, when given, is used.
+    """
+    if optional(env, "AZURE_CLIENT_SECRET") is not None:
+        return
+    for variable, flow in _UNSUPPORTED_FLOWS:
+        if optional(env, variable) is not None:
+            raise ConfigurationError(f"{_PROVIDER}: {variable} is set, but {flow} is not supported yet; {_INSTEAD}")
 
 
 def _check_secret(provider: str, client_secret: object) -> SecretString:

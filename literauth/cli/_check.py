@@ -1,8 +1,10 @@
 """`literauth check [CONFIG]`: which setups or models are usable, and the variables each needs.
 
 Without CONFIG, one row per `token` kind (every registry spec, and `static`); with CONFIG,
-one row per `[[models]]` entry. Nothing is fetched unless `--fetch`. Output never holds a
-secret: only variable names and whether each is set.
+one row per `[[models]]` entry, from `config.inspect()` (the loader's own reading and checks,
+so `check` and `load_models()` can never disagree). Nothing is fetched unless `--fetch`.
+Output never holds a secret or the value of a variable: only variable names and whether
+each is set, and names as the file writes them.
 """
 
 from __future__ import annotations
@@ -10,30 +12,27 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 
-from .._registry import SPECS, by_prefix
-from ..config import ModelConfigError, ModelTable, load_models
+from .._registry import SPECS, by_name
+from ..config import (
+    EntryReport,
+    ModelTable,
+    VariableState,
+    VariableUse,
+    inspect,
+    load_models,
+)
 from ..credentials import Credential
-from ..errors import ConfigurationError, LiterAuthError
+from ..errors import ConfigProblem, ConfigurationError, LiterAuthError
 from ..provider import CredentialProvider, RefreshingCredentialProvider
-from ._common import EXIT_FAILURE, EXIT_OK, CommandFailed, iso, one_line
+from ._common import EXIT_FAILURE, EXIT_OK, iso, one_line
 from ._progress import Progress
 from ._setups import SETUPS, Setup, build, close, substitutes
 
-if sys.version_info >= (3, 11):  # noqa: UP036 - tomllib is new in 3.11
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 __all__ = ["run"]
 
-# Until config.inspect() exists, the rows come from a second, raw read of the file; it is
-# skipped above load_models()' own cap, which then reports the size.
-_RAW_READ_LIMIT = 4 * 1024 * 1024
-_VARIABLE_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
 _LABELS = tuple(f"{name}: " for name in (*(s.name for s in SPECS), "static"))
 
 
@@ -124,110 +123,81 @@ def _environment_rows(fetch: bool, ui: Progress) -> list[_Row]:
 
 # -- a configuration file ------------------------------------------------------------------------
 
-
-def _references(value: object) -> list[tuple[str, bool]]:
-    """`${VAR}` references in a configuration value: (name, has a default)."""
-    found: list[tuple[str, bool]] = []
-    texts = value if isinstance(value, list) else [value]
-    for text in texts:
-        if isinstance(text, str):
-            found += [(m.group(1), m.group(2) is not None) for m in _VARIABLE_REFERENCE.finditer(text) if m.group(1)]
-    return found
+_STATES = {VariableState.SET: "set", VariableState.EMPTY: "empty", VariableState.UNSET: "MISSING"}
 
 
-def _variable_state(value: str | None, has_default: bool) -> str:
-    if value:
-        return "set"
-    if has_default:
+def _variable_state(use: VariableUse) -> str:
+    """How the table shows a referenced variable: set, default (taken), empty or MISSING."""
+    if use.state is not VariableState.SET and use.has_default:
         return "default"
-    return "MISSING" if value is None else "empty"
+    return _STATES[use.state]
 
 
-def _raw_models(path: str) -> list[object]:
-    """The `[[models]]` entries as TOML values, or `[]` when load_models() will say why not."""
-    try:
-        if os.path.getsize(path) > _RAW_READ_LIMIT:
-            return []
-        with open(path, "rb") as handle:
-            document = tomllib.loads(handle.read().decode("utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
-        return []  # load_models() reports why, in its own words
-    models = document.get("models")
-    return models if isinstance(models, list) else []
+def _problem_note(problem: ConfigProblem) -> str:
+    """A problem of an entry as a note of its row: the row already names the entry."""
+    return problem.message if problem.field is None else f"{problem.field}: {problem.message}"
 
 
-def _config_rows(path: str, environ: Mapping[str, str]) -> list[_Row]:
-    """A row per `[[models]]` entry, from the raw TOML: what each needs from the environment."""
-    rows: list[_Row] = []
-    for index, entry in enumerate(_raw_models(path)):
-        if not isinstance(entry, dict):
-            rows.append(_Row(f"models[{index}]", "?", []))
-            continue
-        name = entry.get("name") if isinstance(entry.get("name"), str) else f"models[{index}]"
-        provider_model = entry.get("provider_model")
-        prefix = provider_model.partition("/")[0] if isinstance(provider_model, str) else "?"
-        variables: dict[str, str] = {}
-        for value in entry.values():
-            for variable, has_default in _references(value):
-                variables.setdefault(variable, _variable_state(environ.get(variable), has_default))
-        spec = by_prefix(prefix)
-        provider = prefix
-        if "api_key" in entry:
-            provider = f"{prefix} (api_key)"
-        elif spec is not None:
-            provider = f"{prefix} (from env)"
-            setup = next((s for s in SETUPS if s.spec == spec), Setup(prefix, spec))
-            for variable, state in _needed(setup, environ):
-                variables.setdefault(variable, state)
-        rows.append(_Row(str(name), provider, list(variables.items())))
-    return rows
+def _entry_row(entry: EntryReport, environ: Mapping[str, str]) -> _Row:
+    """The row of one `[[models]]` entry: what it needs from the environment, and its problems.
 
-
-def _require_file(path: str) -> None:
-    """A `CommandFailed` naming the path unless it is a regular file (a FIFO would block)."""
-    if os.path.isdir(path):
-        raise CommandFailed(f"{path}: is a directory, not a model configuration file")
-    if not os.path.exists(path):
-        raise CommandFailed(f"{path}: model configuration file does not exist")
-    if not os.path.isfile(path):
-        raise CommandFailed(f"{path}: is not a regular file")
+    Every text comes from `inspect()`'s report, which shows a value built from a variable as
+    written (``${NAME}``), so no value of a variable can reach the table.
+    """
+    name = entry.name if entry.name is not None else f"models[{entry.index}]"
+    provider = entry.provider if entry.provider is not None else "?"
+    variables = {use.name: _variable_state(use) for use in entry.variables}
+    if entry.credentials == "api_key":
+        provider = f"{provider} (api_key)"
+    elif entry.spec is not None:
+        provider = f"{provider} (from env)"
+        spec = by_name(entry.spec)
+        setup = next((s for s in SETUPS if s.spec == spec), Setup(spec.name, spec))
+        for variable, state in _needed(setup, environ):  # AZURE_AD_TOKEN in place of the secret, when set
+            variables.setdefault(variable, state)
+    row = _Row(name, provider, list(variables.items()))
+    for problem in entry.problems:
+        row.fail("not usable", _problem_note(problem))
+    return row
 
 
 def _config_check(path: str, fetch: bool, ui: Progress) -> tuple[list[_Row], list[str]]:
-    """Rows for a configuration file, and problems that belong to no model."""
+    """Rows for a configuration file, and problems that belong to no model.
+
+    `config.inspect()` reads the file as `load_models()` does (regular files only, size
+    capped, never blocking), so a directory, a FIFO or a huge file is refused in its words
+    (a `ConfigurationError`, printed by `main`). Only a usable file is loaded, for `--fetch`.
+    """
     environ = dict(os.environ)
-    _require_file(path)
-    rows = _config_rows(path, environ)
-    try:
-        table = load_models(path, environ=environ, background_refresh=False)
-    except ModelConfigError as exc:
-        general: list[str] = []
-        for problem in exc.problems:
-            row = rows[problem.index] if problem.index is not None and problem.index < len(rows) else None
-            text = problem.message if problem.field is None else f"{problem.field}: {problem.message}"
-            if row is None:
-                general.append(str(problem))
-            else:
-                row.fail("not usable", text)
-        if not rows and not general:
-            general.append(str(exc))
-        if fetch:
-            general.append("--fetch was skipped: the configuration has problems (see above)")
-        return rows, general
-    with table:
-        if fetch:
+    report = inspect(path, environ=environ)
+    rows = [_entry_row(entry, environ) for entry in report.entries]
+    general = [str(problem) for problem in report.problems]
+    if not rows and not general:
+        general.append(f"{report.source}: no [[models]] entries")
+    if fetch and report.usable:
+        try:
+            table = load_models(path, environ=environ, background_refresh=False)
+        except ConfigurationError as exc:  # the file changed since it was inspected
+            general.append(one_line(str(exc)))
+            return rows, general
+        with table:
             _fetch_rows(table, rows, ui)
-    return rows, []
+    elif fetch:
+        general.append("--fetch was skipped: the configuration has problems (see above)")
+    return rows, general
 
 
 def _fetch_rows(table: ModelTable, rows: list[_Row], ui: Progress) -> None:
-    """Resolve each distinct provider once; rows and entries are both in file order."""
+    """Resolve each distinct provider once; rows and entries are both in file order.
+
+    Rows keep the name the report shows: the table's names are interpolated, and may hold
+    the value of a variable.
+    """
     results: dict[int, tuple[Credential | None, str | None]] = {}
     for row, entry in zip(rows, table.values()):
-        row.name = entry.name  # as interpolated
         provider = entry.credential_provider
         if id(provider) not in results:
-            results[id(provider)] = _try_resolve(provider, entry.name, ui)
+            results[id(provider)] = _try_resolve(provider, row.name, ui)
         _show_result(row, *results[id(provider)])
 
 

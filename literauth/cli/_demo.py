@@ -4,7 +4,8 @@ The demo starts `FakeIdentityServer` on loopback, builds every registry provider
 `from_env()` as an application would (a throwaway RSA key and token file in a temporary
 directory), drives them through one simulated hour with an endpoint outage during a refresh
 window, and checks every claim it prints against the providers' stats and the server's
-counters. A provider whose extra is not installed is skipped, and the demo says so.
+counters. A provider whose fake cannot run here (`FakeIdentityServer.unavailable`: its extra
+is not installed) is skipped, and the demo says so, one line each with the reason.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..testing._simulation import (
 from ._common import EXIT_FAILURE, EXIT_OK, CommandFailed
 from ._progress import Progress
 
-__all__ = ["DemoReport", "DemoSettings", "run", "run_demo"]
+__all__ = ["DemoReport", "DemoSettings", "Skipped", "run", "run_demo"]
 
 DemoSettings = HourSettings
 _HTTPS_PACKAGE = "cryptography"
@@ -54,6 +55,14 @@ class ProviderReport(ProviderRun):
         return all(held for held, _ in self.checks)
 
 
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A provider the demo could not run here: its spec name and why (safe to print)."""
+
+    name: str
+    reason: str
+
+
 @dataclasses.dataclass
 class DemoReport:
     """The whole run: one report per provider, the providers skipped, and the real time it took."""
@@ -61,7 +70,7 @@ class DemoReport:
     providers: list[ProviderReport]
     url: str
     settings: HourSettings
-    skipped: list[ProviderSpec] = dataclasses.field(default_factory=list)
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
     elapsed: float = 0.0
 
     @property
@@ -195,18 +204,20 @@ def _outage_line(r: ProviderRun) -> str:
     )
 
 
-def _runnable(env: dict[str, str], specs: Sequence[ProviderSpec]) -> tuple[list[ProviderSpec], list[ProviderSpec]]:
-    """The specs `env` can build, and those it cannot: `FakeIdentityServer.environ()` leaves a
-    provider's variables out when its extra (such as cryptography) is not installed."""
-    ready = [spec for spec in specs if all(name in env for name in spec.required_env)]
-    return ready, [spec for spec in specs if spec not in ready]
+def _runnable(server: FakeIdentityServer, specs: Sequence[ProviderSpec]) -> tuple[list[ProviderSpec], list[Skipped]]:
+    """The specs the server can fake here, and those it cannot with the reason.
+
+    The reasons are `FakeIdentityServer.unavailable`'s (a missing optional package, and
+    the extra that brings it), so the demo never guesses on its own.
+    """
+    ready = [spec for spec in specs if spec.name not in server.unavailable]
+    skipped = [Skipped(spec.name, server.unavailable[spec.name]) for spec in specs if spec.name in server.unavailable]
+    return ready, skipped
 
 
-def skipped_line(skipped: Sequence[ProviderSpec]) -> str:
-    """One line naming the providers skipped and the extras that would bring them in."""
-    names = ", ".join(spec.name for spec in skipped)
-    extras = " ".join(f'pip install "literauth[{spec.extra}]"' for spec in skipped if spec.extra)
-    return f"demo: skipped {names}: its extra is not installed ({extras})"
+def skipped_line(skipped: Skipped) -> str:
+    """The line saying one provider was skipped, and why (e.g. the extra to install)."""
+    return f"demo: skipped {skipped.name}: {skipped.reason}"
 
 
 def run_demo(
@@ -235,9 +246,9 @@ def run_demo(
         for spec in specs:
             endpoint_for(server, spec).lifetime = settings.lifetime
         with tempfile.TemporaryDirectory(prefix="literauth-demo-") as directory:
-            report_progress("generating a throwaway RSA key and web identity token")
+            report_progress("writing throwaway tokens and keys for the fakes")
             env = server.environ(directory)  # a token file and, with cryptography, a service-account key
-            ready, skipped = _runnable(env, specs)
+            ready, skipped = _runnable(server, specs)  # after environ(), which may add to `unavailable`
             runs = run_hour(server, env, ready, settings, report_progress)
     finally:
         if owned:
@@ -268,8 +279,8 @@ def run(args: argparse.Namespace, ui: Progress) -> int:
             report = run_demo(settings, progress=update)
     except SimulationError as exc:
         raise CommandFailed(f"the demo could not run: {exc}") from exc
-    if report.skipped:
-        ui.note(skipped_line(report.skipped))
+    for skipped in report.skipped:
+        ui.note(skipped_line(skipped))
     sys.stdout.write(report.text)
     sys.stdout.flush()
     return EXIT_OK if report.ok else EXIT_FAILURE

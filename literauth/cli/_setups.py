@@ -19,18 +19,6 @@ __all__ = ["SETUPS", "STATIC", "Setup", "build", "by_kind", "close", "substitute
 
 STATIC = "static"
 
-# Variables of flows a provider does not support yet, by spec name: when one is set and the
-# provider cannot be built, the error says so instead of only naming the missing variables.
-# (Provider knowledge: it belongs in the provider's from_env(); kept here until it moves.)
-_AZURE_INSTEAD = "use AZURE_CLIENT_SECRET or AZURE_AD_TOKEN"
-_UNSUPPORTED: Mapping[str, tuple[tuple[str, str, str], ...]] = {  # (variable, flow, what to do instead)
-    "azure.client_secret": (
-        ("AZURE_FEDERATED_TOKEN_FILE", "workload identity", _AZURE_INSTEAD),
-        ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication", _AZURE_INSTEAD),
-    ),
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class Setup:
     """One `token` kind: a registry spec, or `static` (spec `None`)."""
@@ -73,7 +61,10 @@ def by_kind(kind: str) -> Setup:
 
 
 def build(setup: Setup, environ: Mapping[str, str], **options: Any) -> CredentialProvider:
-    """The provider `setup` builds from `environ`, as its `from_env()` does."""
+    """The provider `setup` builds from `environ`, as its `from_env()` does.
+
+    Its errors are the provider's own, which also name flows it does not support yet.
+    """
     if setup.spec is None:
         token = (environ.get(STATIC_TOKEN_VARIABLE) or "").strip()
         if not token:
@@ -81,20 +72,7 @@ def build(setup: Setup, environ: Mapping[str, str], **options: Any) -> Credentia
                 f"{STATIC_TOKEN_VARIABLE} is not set or empty; 'token static' prints that token"
             )
         return StaticTokenProvider(token)
-    try:
-        return setup.spec.from_env(environ, **options)
-    except ConfigurationError as exc:
-        unsupported = _unsupported(setup.spec, environ)
-        if unsupported is None:
-            raise
-        raise ConfigurationError(f"{setup.spec.name}: {unsupported}") from exc
-
-
-def _unsupported(spec: ProviderSpec, environ: Mapping[str, str]) -> str | None:
-    for variable, flow, instead in _UNSUPPORTED.get(spec.name, ()):
-        if (environ.get(variable) or "").strip():
-            return f"{variable} is set, but {flow} is not supported yet; {instead}"
-    return None
+    return setup.spec.from_env(environ, **options)
 
 
 def substitutes(setup: Setup, environ: Mapping[str, str]) -> tuple[str, ...]:

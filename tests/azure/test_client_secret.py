@@ -234,6 +234,41 @@ def test_one_missing_variable_is_named(server: FakeIdentityServer) -> None:
         AzureAdCredentialProvider.from_env(env)
 
 
+@pytest.mark.parametrize(
+    ("variable", "flow"),
+    [("AZURE_FEDERATED_TOKEN_FILE", "workload identity"), ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication")],
+)
+def test_unsupported_flow_is_named_when_the_secret_is_missing(
+    variable: str, flow: str, server: FakeIdentityServer
+) -> None:
+    env = {k: v for k, v in server.azure.environ().items() if k != "AZURE_CLIENT_SECRET"}
+    env[variable] = " /var/run/secrets/azure/file\n"
+    with pytest.raises(ConfigurationError) as caught:
+        AzureAdCredentialProvider.from_env(env)
+    assert str(caught.value) == (
+        f"azure.client_secret: {variable} is set, but {flow} is not supported yet; "
+        "use AZURE_CLIENT_SECRET or AZURE_AD_TOKEN"
+    )
+    assert "/var/run" not in str(caught.value)  # the variable's value is never quoted
+    assert server.azure.request_count == 0
+
+
+@pytest.mark.parametrize("variable", ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH"])
+def test_unsupported_flow_variables_are_ignored_with_a_secret_or_a_token(
+    variable: str, server: FakeIdentityServer
+) -> None:
+    env = {**server.azure.environ(), variable: "/some/file"}
+    with AzureAdCredentialProvider.from_env(env) as provider:  # the client secret is used
+        assert isinstance(provider, AzureAdCredentialProvider)
+    blank = {k: v for k, v in env.items() if k != "AZURE_CLIENT_SECRET"}
+    blank[variable] = "  "
+    with pytest.raises(ConfigurationError, match="AZURE_CLIENT_SECRET is not set"):  # blank: not set
+        AzureAdCredentialProvider.from_env(blank)
+    only_token = OnlyTokenEnv({"AZURE_AD_TOKEN": "eyJ.static", variable: "/some/file"})
+    assert isinstance(AzureAdCredentialProvider.from_env(only_token), StaticTokenProvider)
+    assert set(only_token.read) == {"AZURE_AD_TOKEN"}
+
+
 def test_from_env_builds_a_working_provider(server: FakeIdentityServer, clock: FakeClock) -> None:
     env = {key: f" {value}\r\n" for key, value in server.azure.environ().items()}  # CRLF .env file
     provider = AzureAdCredentialProvider.from_env(env, clock=clock)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -139,10 +140,21 @@ def test_demo_without_the_vertex_extra_runs_azure_and_sts() -> None:
     done = _python(_WITHOUT_CRYPTOGRAPHY.format(argv=["demo", "--threads", "2"]))
     assert done.returncode == 0, done.stdout + done.stderr
     skipped = [line for line in done.stderr.splitlines() if "skipped" in line]
-    expected = ('literauth: demo: skipped google.service_account: its extra is not installed '
-                '(pip install "literauth[vertex-auth]")')
+    expected = ("literauth: demo: skipped google.service_account: needs cryptography, pyjwt: "
+                "pip install 'literauth[vertex-auth]'")
     assert skipped == [expected]
     assert "All 14 claims held" in done.stdout and "google" not in done.stdout
+
+
+def test_demo_ignores_proxy_variables() -> None:
+    """A machine with HTTP(S)_PROXY and no NO_PROXY: loopback traffic must never go to the proxy."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")}
+    env.update(HTTP_PROXY="http://127.0.0.1:1", HTTPS_PROXY="http://127.0.0.1:1",
+               http_proxy="http://127.0.0.1:1", https_proxy="http://127.0.0.1:1")
+    done = subprocess.run([sys.executable, "-m", "literauth", "demo", "--threads", "2"], check=False,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All 21 claims held" in done.stdout and "[FAILED]" not in done.stdout
 
 
 def test_demo_https_without_cryptography_names_the_package() -> None:
@@ -150,3 +162,27 @@ def test_demo_https_without_cryptography_names_the_package() -> None:
     assert done.returncode == 1
     assert "demo --https needs the cryptography package: pip install cryptography" in done.stderr
     assert "unexpected" not in done.stderr and "Traceback" not in done.stderr
+
+
+_README = Path(__file__).resolve().parents[2] / "README.rst"
+_README_VARYING = re.compile(r" *\d+\.\d us|\(\d+\.\d s\)|127\.0\.0\.1:\d+")  # latencies (and their padding), time, port
+
+
+def _readme_demo_sample() -> str:
+    """The demo's output as the README shows it: the first text block of its demo section."""
+    text = _README.read_text(encoding="utf-8")
+    section = text[text.index("``literauth demo``: the main job"):]
+    block = section[section.index(".. code-block:: text\n\n") + len(".. code-block:: text\n\n"):]
+    lines = []
+    for line in block.splitlines():
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def test_the_readme_shows_the_demos_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding #27: the sample is the program's output, byte for byte but for what varies."""
+    assert cli.main(["--quiet", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert _README_VARYING.sub("#", _readme_demo_sample()) == _README_VARYING.sub("#", out)
