@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import http.client
 import ipaddress
 import json
 import logging
 import os
 import platform
 import re
-import socket
-import ssl
 import threading
 import time
 import types
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ._policy import RetryPolicy
@@ -41,13 +38,15 @@ from .errors import (
 from .secret import SecretString
 
 if TYPE_CHECKING:  # requests is imported on first use: it is most of an import's cost
+    import socket
+
     import requests
     import requests.adapters
+    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "METADATA_HOSTS",
-    "EndpointError",
     "ErrorDetails",
     "FetcherConfig",
     "TokenFetcher",
@@ -359,7 +358,6 @@ class ErrorDetails:
     hint: str | None = None
 
 
-EndpointError = ErrorDetails  # migration shim: the old name, kept until the providers move
 ErrorParser = Callable[[TokenResponse], ErrorDetails]
 Prepare = Callable[[TokenRequest], TokenRequest]
 
@@ -466,6 +464,8 @@ _current = threading.local()  # the watchdog of the attempt running on this thre
 
 
 def _shutdown(item: object) -> None:
+    import socket  # loaded by requests long before a watchdog fires
+
     sock = getattr(item, "sock", item)
     if isinstance(sock, socket.socket):
         try:  # socket.socket's shutdown, not SSLSocket's, which would unwrap under the reader
@@ -476,6 +476,8 @@ def _shutdown(item: object) -> None:
 
 def _socket_of(raw: requests.Response) -> socket.socket | None:
     """The socket under a streamed response, when urllib3 still exposes it."""
+    import socket
+
     connection = getattr(raw.raw, "connection", None)
     sock = getattr(connection, "sock", None)
     return sock if isinstance(sock, socket.socket) else None
@@ -547,6 +549,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _is_untrusted_certificate(exc: BaseException) -> bool:
     """Whether a certificate verification failure (untrusted, expired, wrong host) is behind `exc`."""
+    import ssl  # requests loaded it when the connection was tried
+
     return any(isinstance(item, ssl.SSLCertVerificationError) for item in _chain(exc))
 
 
@@ -559,6 +563,10 @@ def _cause_of(chain: list[BaseException]) -> tuple[TransportReason, str, BaseExc
     The copy keeps only the error number and the system's text: the originals hold URLs
     (which may carry a query secret) and tracebacks whose frames hold the exposed request.
     """
+    import http.client  # these three are loaded by requests whenever this runs
+    import socket
+    import ssl
+
     from urllib3.exceptions import NameResolutionError
 
     checks: list[tuple[type[BaseException] | tuple[type[BaseException], ...], TransportReason, str]] = [
@@ -585,6 +593,8 @@ def _cause_of(chain: list[BaseException]) -> tuple[TransportReason, str, BaseExc
 
 def _clean_copy(exc: BaseException) -> BaseException | None:
     """A traceback-free copy of an OS-level error with only its number and system text."""
+    import http.client
+
     if isinstance(exc, OSError) and exc.errno is not None:
         try:
             return type(exc)(exc.errno, exc.strerror)
@@ -793,16 +803,6 @@ class TokenFetcher:
 
     # -- sending ------------------------------------------------------------------------
 
-    def post_form(
-        self,
-        form: Mapping[str, FormValue],
-        parse_error: ErrorParser,
-        *,
-        accept: str = _JSON,
-    ) -> TokenResponse:
-        """POST `form` and return the 2xx answer; raise a `CredentialError` subclass otherwise."""
-        return self.send(TokenRequest(form=form, headers={"Accept": accept}), parse_error)  # migration shim
-
     def send(self, request: TokenRequest, parse_error: ErrorParser, *, prepare: Prepare | None = None) -> TokenResponse:
         """Send `request` and return the 2xx answer; raise a `CredentialError` subclass otherwise.
 
@@ -839,7 +839,9 @@ class TokenFetcher:
         self, request: TokenRequest, parse_error: ErrorParser, prepare: Prepare | None, deadline: float
     ) -> TokenResponse:
         """One request: the 2xx answer, or a raised `CredentialError` saying whether to retry."""
-        import urllib3.exceptions  # loaded with requests by now
+        import http.client  # loaded with requests by now
+
+        import urllib3.exceptions
         if prepare is not None:
             request = prepare(request)
         host = request.host

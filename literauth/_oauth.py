@@ -50,7 +50,7 @@ Scope = str | Iterable[str]
 def parse_json_object(response: TokenResponse, provider: str = "", host: str = "") -> dict[str, Any]:
     """The body as a JSON object, or the response's `MalformedResponseError`.
 
-    `provider` and `host` are for a response that does not carry them (migration shim).
+    `provider` and `host` are for a response that does not carry them (a response built by hand, as tests do).
     """
     response = response.with_context(provider, host)
     data = _safejson.loads(response.body)
@@ -83,7 +83,7 @@ def _seconds(value: object) -> float | None:
 def parse_bearer_token(response: TokenResponse, provider: str = "", host: str = "") -> BearerToken:
     """A `BearerToken` from `access_token` and `expires_in`, timed from when the request was sent.
 
-    `provider` and `host` are for a response that does not carry them (migration shim).
+    `provider` and `host` are for a response that does not carry them (a response built by hand, as tests do).
     """
     response = response.with_context(provider, host)
     data = parse_json_object(response)

@@ -7,10 +7,9 @@ over `SPECS`, so adding a provider is its module, its fake and one entry here.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .errors import ConfigurationError
 
@@ -22,9 +21,12 @@ __all__ = ["SPECS", "ProviderSpec", "by_command", "by_name", "by_prefix"]
 CredentialKind = Literal["bearer", "aws"]
 
 
-@dataclasses.dataclass(frozen=True)
-class ProviderSpec:
-    """What the rest of literauth needs to know about one provider, without importing it."""
+class ProviderSpec(NamedTuple):
+    """What the rest of literauth needs to know about one provider, without importing it.
+
+    A named tuple, not a dataclass: the registry is read at `import literauth`, and building
+    a dataclass costs a millisecond there.
+    """
 
     name: str  #: ``cloud.mechanism``: the name in logs, errors, thread names and stats
     cloud: str  #: ``azure``, ``aws``, ``google`` or ``any``

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import NoReturn
 
@@ -46,6 +45,8 @@ def check_token_text(name: str, value: SecretString) -> None:
     if found is not None:
         char = found.group()
         what = "whitespace" if char.isspace() else "a control character"
+        import unicodedata  # only to name a bad character: not worth its load on every import
+
         label = unicodedata.name(char, "") or "U+" + format(ord(char), "04X")
         raise TokenTextError(
             f"{name} contains {what} ({label}) at position {found.start()} of {len(text)}; "

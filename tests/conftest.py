@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from literauth.testing import FakeClock, FakeIdentityServer, FakeSleep
+from literauth.testing import FakeClock, FakeIdentityServer, FakeSleep, ServerCore
 from literauth.testing._clock import START
 from literauth.testing._guard import NetworkGuard
 
@@ -41,6 +41,17 @@ def clock() -> FakeClock:
 @pytest.fixture
 def fake_sleep() -> FakeSleep:
     return FakeSleep()
+
+
+@pytest.fixture
+def core() -> Iterator[ServerCore]:
+    """A bare `ServerCore` serving only `TokenEndpoint`, for tests of the fetcher alone."""
+    from ._token_endpoint import TokenEndpoint
+
+    server = ServerCore([TokenEndpoint])
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -78,7 +89,7 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 # Live loopback servers (FakeIdentityServer, moto, gunicorn) and subprocesses make a test an
 # integration test; everything else is a pure unit test (fake clock, no sockets).
 _SERVER_FIXTURES = frozenset({
-    "server", "tls_server", "idp", "identity", "demo_server", "soak_server", "moto", "api",
+    "server", "core", "tls_server", "idp", "identity", "demo_server", "soak_server", "moto", "api",
     "fake_identity_server", "fake_identity_env",
 })
 _INTEGRATION_DIRS = frozenset({"integration", "campaigns", "cli"})

@@ -90,13 +90,13 @@ def test_skew_larger_than_margin_is_a_configuration_error() -> None:
 def test_fetch_budget_is_the_retry_budget_plus_one_attempt() -> None:
     assert fetch_budget((5.0, 15.0), RetryPolicy()) == 60 + 5 + 15
     assert fetch_budget(2.0, RetryPolicy(total_timeout=10)) == 10 + 2 + 2
-    assert ScriptedProvider(timeout=(1, 2), retry=RetryPolicy(total_timeout=3))._budget == 6
+    assert ScriptedProvider(timeout=(1, 2), retry=RetryPolicy(total_timeout=3))._settings.budget == 6
 
 
 def test_http_options_are_one_frozen_value(clock: FakeClock) -> None:
     retry = RetryPolicy(max_attempts=1)
     provider = ScriptedProvider(clock=clock, timeout=(1, 2), retry=retry)
-    options = provider._http_options
+    options = provider._settings.http
     assert options == HttpOptions(session=None, timeout=(1, 2), retry=retry, clock=clock, sleep=options.sleep)
     with pytest.raises(AttributeError):
         options.timeout = 3  # type: ignore[misc]
@@ -127,7 +127,7 @@ def test_the_engine_owns_and_closes_every_fetcher(clock: FakeClock) -> None:
 
 
 def test_default_provider_name_is_used_as_given_in_thread_names() -> None:
-    assert _TwoEndpoints()._thread_name == "literauth-refresh-test.two_endpoints"
+    assert _TwoEndpoints()._settings.thread_name == "literauth-refresh-test.two_endpoints"
 
 
 def test_force_refresh_is_keyword_only() -> None:
@@ -153,5 +153,5 @@ def test_the_abc_declares_what_callers_use() -> None:
 def test_with_scope_style_copies_get_the_same_options(clock: FakeClock) -> None:
     provider = ScriptedProvider(clock=clock, background_refresh=False, timeout=(1, 2))
     copy = ScriptedProvider(**provider._options)
-    assert copy._http_options == provider._http_options
-    assert copy._background is False
+    assert copy._settings.http == provider._settings.http
+    assert copy._settings.background is False

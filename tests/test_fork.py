@@ -10,38 +10,13 @@ import pytest
 from literauth.testing import FakeIdentityServer
 
 from ._engine_helpers import ScriptedProvider, token_of
+from ._fork import in_child
 from .conftest import FakeClock
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # 3.12+ warns on fork with threads
 ]
-
-
-def _in_child(work: object) -> str:
-    """Run `work()` in a forked child; return what it wrote, failing on a hang."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_fd)
-        try:
-            result = str(work())  # type: ignore[operator]
-        except BaseException as exc:  # noqa: BLE001 - report anything to the parent
-            result = f"error: {type(exc).__name__}: {exc}"
-        os.write(write_fd, result.encode())
-        os._exit(0)
-    os.close(write_fd)
-    import select
-
-    ready, _, _ = select.select([read_fd], [], [], 20)
-    if not ready:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail("the child hung: a lock held at fork time deadlocked it")
-    output = os.read(read_fd, 4096).decode()
-    os.close(read_fd)
-    os.waitpid(pid, 0)
-    return output
 
 
 def _hold_write_lock(provider: ScriptedProvider) -> tuple[threading.Event, threading.Thread]:
@@ -63,7 +38,7 @@ def test_child_serves_cached_credential_despite_held_lock(clock: FakeClock) -> N
     provider.resolve()
     release, thread = _hold_write_lock(provider)
     try:
-        assert _in_child(lambda: token_of(provider.resolve())) == "token-1"
+        assert in_child(lambda: token_of(provider.resolve())) == "token-1"
     finally:
         release.set()
         thread.join(5)
@@ -75,7 +50,7 @@ def test_child_fetches_when_cache_expired_despite_held_lock(clock: FakeClock) ->
     clock.advance(3600)
     release, thread = _hold_write_lock(provider)
     try:
-        assert _in_child(lambda: token_of(provider.resolve())) == "token-2"
+        assert in_child(lambda: token_of(provider.resolve())) == "token-2"
     finally:
         release.set()
         thread.join(5)
@@ -97,7 +72,7 @@ def test_child_does_not_wait_for_a_fetch_running_in_the_parent(clock: FakeClock)
         assert entered.wait(5)
         assert provider.stats().refreshing
         # the child inherits calls == 1 and the parent's pending fetch, whose thread it lacks
-        assert _in_child(lambda: token_of(provider.resolve())) == "token-2"
+        assert in_child(lambda: token_of(provider.resolve())) == "token-2"
     finally:
         release.set()
         parent.join(5)
@@ -105,15 +80,15 @@ def test_child_does_not_wait_for_a_fetch_running_in_the_parent(clock: FakeClock)
 
 def test_child_gets_a_fresh_http_session() -> None:
     from literauth import TokenEndpointError
-    from literauth._http import TokenFetcher
+    from literauth._http import TokenFetcher, TokenRequest
     from literauth._oauth import parse_oauth_error
 
     with FakeIdentityServer() as server:
         fetcher = TokenFetcher("fork-test", server.url + "/nowhere")
         with pytest.raises(TokenEndpointError) as info:  # any answer will do: it creates the session
-            fetcher.post_form({}, parse_oauth_error)
+            fetcher.send(TokenRequest(form={}), parse_oauth_error)
         assert info.value.status_code == 404
         parent_session = fetcher._session
         assert parent_session is not None
-        assert _in_child(lambda: fetcher._get_session() is not parent_session) == "True"
+        assert in_child(lambda: fetcher._get_session() is not parent_session) == "True"
         assert fetcher._session is parent_session

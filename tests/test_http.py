@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import json
 import platform
-from collections.abc import Iterator, Mapping
 
 import pytest
 import requests
@@ -19,39 +18,20 @@ from literauth import (
 )
 from literauth._http import (
     MAX_BODY,
-    EndpointError,
+    ErrorDetails,
     TokenFetcher,
+    TokenRequest,
     TokenResponse,
     check_endpoint_url,
 )
 from literauth._oauth import parse_oauth_error
 from literauth._policy import RetryPolicy
-from literauth.testing import Endpoint, Fault, RecordedRequest, Reply, ServerCore
+from literauth.testing import Fault, ServerCore
 
+from ._token_endpoint import TokenEndpoint
 from .conftest import FakeClock, FakeSleep, assert_no_secret
 
 SECRET = "client-secret-value-0123456789-abcdef"
-
-
-class TokenEndpoint(Endpoint):
-    """A minimal OAuth-style endpoint for exercising the fetcher alone."""
-
-    name = "test"
-    secret_fields = frozenset({"client_secret"})
-
-    def matches(self, method: str, path: str, form: Mapping[str, str]) -> bool:
-        return path == "/token"
-
-    def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
-        return Reply(200, json.dumps({"access_token": "at", "expires_in": 3600}).encode())
-
-
-@pytest.fixture
-def core() -> Iterator[ServerCore]:
-    server = ServerCore([TokenEndpoint])
-    server.start()
-    yield server
-    server.stop()
 
 
 def _endpoint(core: ServerCore) -> TokenEndpoint:
@@ -65,7 +45,7 @@ def _fetcher(core: ServerCore, sleep: FakeSleep, **kw: object) -> TokenFetcher:
 
 
 def _post(fetcher: TokenFetcher) -> TokenResponse:
-    return fetcher.post_form({"grant_type": "x", "client_secret": SecretString(SECRET)}, parse_oauth_error)
+    return fetcher.send(TokenRequest(form={"grant_type": "x", "client_secret": SecretString(SECRET)}), parse_oauth_error)
 
 
 def test_success_sends_form_and_headers(core: ServerCore, fake_sleep: FakeSleep) -> None:
@@ -204,12 +184,12 @@ def test_connection_refused_is_a_transport_error(fake_sleep: FakeSleep) -> None:
 
 
 def test_broken_error_parser_does_not_hide_the_http_error(core: ServerCore, fake_sleep: FakeSleep) -> None:
-    def broken(response: TokenResponse) -> EndpointError:
+    def broken(response: TokenResponse) -> ErrorDetails:
         raise KeyError("parser bug")
 
     _endpoint(core).fail(400, "{}")
     with pytest.raises(TokenEndpointError) as info:
-        _fetcher(core, fake_sleep).post_form({}, broken)
+        _fetcher(core, fake_sleep).send(TokenRequest(form={}), broken)
     assert info.value.error_code == "http_400"
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from literauth import TransportError
-from literauth._http import TokenFetcher
+from literauth._http import TokenFetcher, TokenRequest
 from literauth._oauth import parse_oauth_error
 from literauth._policy import RetryPolicy
 from literauth.errors import TransportReason
@@ -74,7 +74,7 @@ def _fetch(port: int, **options: object) -> tuple[TransportError, float]:
     fetcher = TokenFetcher("test", f"http://127.0.0.1:{port}/token", timeout=(1.0, 0.5), retry=retry, **options)  # type: ignore[arg-type]
     started = time.monotonic()
     with pytest.raises(TransportError) as info:
-        fetcher.post_form({"grant_type": "x"}, parse_oauth_error)
+        fetcher.send(TokenRequest(form={"grant_type": "x"}), parse_oauth_error)
     return info.value, time.monotonic() - started
 
 
@@ -101,7 +101,7 @@ def test_each_attempt_is_bounded_and_retried_within_the_fetch_budget(body_trickl
     fetcher = TokenFetcher("test", f"http://127.0.0.1:{body_trickler.port}/token", timeout=(0.3, 0.3), retry=retry)
     started = time.monotonic()
     with pytest.raises(TransportError) as info:
-        fetcher.post_form({"grant_type": "x"}, parse_oauth_error)
+        fetcher.send(TokenRequest(form={"grant_type": "x"}), parse_oauth_error)
     took = time.monotonic() - started
     assert info.value.reason is TransportReason.TIMEOUT
     assert body_trickler.connections >= 2  # one attempt's deadline (0.6 s) left room for another

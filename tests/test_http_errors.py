@@ -7,7 +7,7 @@ import json
 import logging
 import socket
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -24,11 +24,8 @@ from literauth._oauth import parse_oauth_error
 from literauth._policy import RetryPolicy
 from literauth.errors import TransportReason
 from literauth.testing import (
-    Endpoint,
     FakeIdentityServer,
     Fault,
-    RecordedRequest,
-    Reply,
     ServerCore,
 )
 
@@ -36,24 +33,6 @@ from .conftest import FakeSleep, assert_no_secret
 
 SECRET = "client-secret-value-0123456789-abcdef"
 PASSWORD = "proxy-password-0123456789-abcdef"
-
-
-class TokenEndpoint(Endpoint):
-    name = "test"
-
-    def matches(self, method: str, path: str, form: Mapping[str, str]) -> bool:
-        return path == "/token"
-
-    def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
-        return Reply(200, json.dumps({"access_token": "at", "expires_in": 3600}).encode())
-
-
-@pytest.fixture
-def core() -> Iterator[ServerCore]:
-    server = ServerCore([TokenEndpoint])
-    server.start()
-    yield server
-    server.stop()
 
 
 def _free_port() -> int:
@@ -84,7 +63,7 @@ def _texts(error: BaseException) -> list[str]:
 def test_connection_refused(fake_sleep: FakeSleep, debug_logs: pytest.LogCaptureFixture) -> None:
     fetcher = TokenFetcher("p", f"http://127.0.0.1:{_free_port()}/token", sleep=fake_sleep)
     with pytest.raises(TransportError) as info:
-        fetcher.post_form(_form(), parse_oauth_error)
+        fetcher.send(TokenRequest(form=_form()), parse_oauth_error)
     error = info.value
     assert error.reason is TransportReason.CONNECTION_REFUSED and error.retryable
     assert str(error).startswith("p: request to token endpoint 127.0.0.1 connection failed (ConnectionError)")
@@ -102,7 +81,7 @@ def test_name_resolution_failure(fake_sleep: FakeSleep, monkeypatch: pytest.Monk
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     fetcher = TokenFetcher("p", "https://login.example.invalid/token", sleep=fake_sleep)
     with pytest.raises(TransportError) as info:
-        fetcher.post_form(_form(), parse_oauth_error)
+        fetcher.send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.reason is TransportReason.DNS and info.value.retryable
     assert "name resolution failed" in str(info.value)
     assert isinstance(info.value.__cause__, socket.gaierror)
@@ -112,7 +91,7 @@ def test_reset_mid_body_is_retried(core: ServerCore, fake_sleep: FakeSleep) -> N
     fault = Fault(200, b'{"access_token": "abc"}', reset=True)
     core.endpoints[0].enqueue(fault, fault, fault)
     with pytest.raises(TransportError) as info:
-        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).post_form(_form(), parse_oauth_error)
+        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.reason is TransportReason.RESET and info.value.retryable
     assert "broke off" in str(info.value)
     assert core.endpoints[0].request_count == 3
@@ -121,7 +100,7 @@ def test_reset_mid_body_is_retried(core: ServerCore, fake_sleep: FakeSleep) -> N
 def test_dropped_connection_is_a_reset(core: ServerCore, fake_sleep: FakeSleep) -> None:
     core.endpoints[0].enqueue(Fault(drop=True), Fault(drop=True), Fault(drop=True))
     with pytest.raises(TransportError) as info:
-        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).post_form(_form(), parse_oauth_error)
+        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.reason is TransportReason.RESET
 
 
@@ -129,7 +108,7 @@ def test_read_timeout(core: ServerCore, fake_sleep: FakeSleep) -> None:
     core.endpoints[0].enqueue(Fault(hang=3))
     fetcher = TokenFetcher("p", core.url + "/token", sleep=fake_sleep, timeout=(2, 0.2), retry=RetryPolicy(max_attempts=1))
     with pytest.raises(TransportError, match="timed out") as info:
-        fetcher.post_form(_form(), parse_oauth_error)
+        fetcher.send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.reason is TransportReason.TIMEOUT and info.value.retryable
 
 
@@ -146,7 +125,7 @@ def test_an_invalid_header_is_not_retried(core: ServerCore, fake_sleep: FakeSlee
 def test_a_broken_content_encoding_is_a_malformed_answer(core: ServerCore, fake_sleep: FakeSleep) -> None:
     core.endpoints[0].fail(200, b"not gzip at all", headers={"Content-Encoding": "gzip"})
     with pytest.raises(MalformedResponseError, match="could not be decoded") as info:
-        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).post_form(_form(), parse_oauth_error)
+        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).send(TokenRequest(form=_form()), parse_oauth_error)
     assert not info.value.retryable
     assert core.endpoints[0].request_count == 1
 
@@ -154,14 +133,14 @@ def test_a_broken_content_encoding_is_a_malformed_answer(core: ServerCore, fake_
 def test_a_gzip_answer_is_decoded(core: ServerCore, fake_sleep: FakeSleep) -> None:
     body = gzip.compress(json.dumps({"access_token": "at", "expires_in": 60}).encode())
     core.endpoints[0].fail(200, body, headers={"Content-Encoding": "gzip"})
-    response = TokenFetcher("p", core.url + "/token", sleep=fake_sleep).post_form(_form(), parse_oauth_error)
+    response = TokenFetcher("p", core.url + "/token", sleep=fake_sleep).send(TokenRequest(form=_form()), parse_oauth_error)
     assert json.loads(response.body)["access_token"] == "at"
 
 
 def test_an_endpoint_error_is_raised_with_retry_after(core: ServerCore, fake_sleep: FakeSleep) -> None:
     core.endpoints[0].fail(429, b"{}", headers={"Retry-After": "3"}, times=3)
     with pytest.raises(TokenEndpointError) as info:
-        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).post_form(_form(), parse_oauth_error)
+        TokenFetcher("p", core.url + "/token", sleep=fake_sleep).send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.retryable and info.value.retry_after == 3.0
     assert fake_sleep.calls == [3.0, 3.0]
     assert info.value.__context__ is None
@@ -181,7 +160,7 @@ def test_an_untrusted_certificate_is_not_retried(tls_server: FakeIdentityServer,
         session.trust_env = False
         fetcher = TokenFetcher("p", tls_server.url + "/token", session=session, sleep=fake_sleep)
         with pytest.raises(TransportError) as info:
-            fetcher.post_form(_form(), parse_oauth_error)
+            fetcher.send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.reason is TransportReason.TLS_UNTRUSTED and not info.value.retryable
     assert "not trusted" in str(info.value) and fake_sleep.calls == []
 
@@ -189,7 +168,7 @@ def test_an_untrusted_certificate_is_not_retried(tls_server: FakeIdentityServer,
 def test_a_tls_handshake_with_a_plain_server_is_retryable(core: ServerCore, fake_sleep: FakeSleep) -> None:
     fetcher = TokenFetcher("p", f"https://127.0.0.1:{core.port}/token", sleep=fake_sleep)
     with pytest.raises(TransportError) as info:
-        fetcher.post_form(_form(), parse_oauth_error)
+        fetcher.send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.reason is TransportReason.TLS and info.value.retryable
     assert "TLS handshake" in str(info.value)
 
@@ -208,10 +187,10 @@ def dead_proxy(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_loopback_never_goes_through_an_env_proxy(core: ServerCore, dead_proxy: str, fake_sleep: FakeSleep) -> None:
-    assert TokenFetcher("p", core.url + "/token", sleep=fake_sleep).post_form(_form(), parse_oauth_error).status_code == 200
+    assert TokenFetcher("p", core.url + "/token", sleep=fake_sleep).send(TokenRequest(form=_form()), parse_oauth_error).status_code == 200
     with requests.Session() as session:  # a caller's session without proxies of its own: bypassed too
         fetcher = TokenFetcher("p", core.url.replace("127.0.0.1", "localhost") + "/token", session=session, sleep=fake_sleep)
-        assert fetcher.post_form(_form(), parse_oauth_error).status_code == 200
+        assert fetcher.send(TokenRequest(form=_form()), parse_oauth_error).status_code == 200
 
 
 def test_metadata_hosts_bypass_env_proxies(dead_proxy: str) -> None:
@@ -243,7 +222,7 @@ def test_a_callers_session_proxy_is_respected(core: ServerCore, fake_sleep: Fake
         session.proxies = {"http": f"http://127.0.0.1:{_free_port()}"}
         fetcher = TokenFetcher("p", core.url + "/token", session=session, sleep=fake_sleep)
         with pytest.raises(TransportError) as info:
-            fetcher.post_form(_form(), parse_oauth_error)
+            fetcher.send(TokenRequest(form=_form()), parse_oauth_error)
     assert info.value.reason is TransportReason.PROXY
     assert "(from the session's proxies): connection refused" in str(info.value)
     assert core.endpoints[0].request_count == 0
@@ -254,6 +233,6 @@ def test_no_secret_reaches_the_debug_log(core: ServerCore, dead_proxy: str, fake
     debug_logs.set_level(logging.DEBUG)
     fetcher = TokenFetcher("p", "https://login.example.invalid/token", sleep=fake_sleep)
     with pytest.raises(TransportError):
-        fetcher.post_form(_form(), parse_oauth_error)
+        fetcher.send(TokenRequest(form=_form()), parse_oauth_error)
     assert "ProxyError" in debug_logs.text
     assert_no_secret([debug_logs.text], [SECRET, PASSWORD])

@@ -202,7 +202,7 @@ def test_every_malformed_answer_names_provider_and_host(body: bytes, words: str)
     assert info.value.__context__ is None and not info.value.retryable
 
 
-def test_the_three_argument_forms_still_work() -> None:  # migration shims
+def test_a_response_built_by_hand_gets_its_context_from_the_arguments() -> None:
     bare = TokenResponse(200, {}, b'{"access_token": "at", "expires_in": 60}', 0.0, 0.0)
     assert parse_bearer_token(bare, "old", "h").token.expose_secret() == "at"
     assert parse_json_object(bare, "old", "h")["access_token"] == "at"

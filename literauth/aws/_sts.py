@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from .._http import EndpointError, TokenResponse
+from .._http import ErrorDetails, TokenResponse
 from .._policy import RetryPolicy
 from ..credentials import UTC, AwsCredentials
 from ..errors import ConfigurationError, MalformedResponseError
@@ -348,7 +348,7 @@ def error_code_of(headers: Mapping[str, str], body: bytes) -> str | None:
     return _read_error(headers, body)[0]
 
 
-def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIdentity") -> EndpointError:
+def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIdentity") -> ErrorDetails:
     """`Code`, `Message` and `RequestId` of an STS error answer to `action`; empty when unreadable.
 
     The hint fits the action: an `AccessDenied` to AssumeRole points at the source
@@ -369,7 +369,7 @@ def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIde
         retryable = False
     else:
         retryable = None
-    return EndpointError(
+    return ErrorDetails(
         error_code=code,
         description=message,
         retryable=retryable,

@@ -49,7 +49,7 @@ from literauth import (
     loads_models,
 )
 from literauth._files import read_token_file
-from literauth._http import MAX_BODY, EndpointError, TokenResponse, mask_secrets
+from literauth._http import MAX_BODY, ErrorDetails, TokenResponse, mask_secrets
 from literauth._oauth import parse_bearer_token, parse_oauth_error
 from literauth._policy import RetryPolicy
 from literauth._registry import SPECS
@@ -321,7 +321,7 @@ def test_sts_error_bodies_always_read_as_an_endpoint_error(body: bytes, status: 
     headers = {} if request_id is None else {"x-amzn-RequestId": request_id}
     token = SecretString("eyJfuzz.web-identity.token")
     info = outcome(lambda: mask_secrets(parse_sts_error(response(body, headers, status=status)), [token]))
-    assert isinstance(info, EndpointError)
+    assert isinstance(info, ErrorDetails)
     assert info.error_code is None or info.error_code[:1].isalpha()
     assert token.expose_secret() not in (info.description or "")
 
@@ -413,7 +413,7 @@ def test_external_entities_are_refused_without_reading_the_file(
             error = outcome(lambda body=body: parse_sts_error(response(body, status=400)), limit=5)
         assert isinstance(result, MalformedResponseError), target
         assert "DTD or entities" in str(result)
-        assert error == EndpointError(None)
+        assert error == ErrorDetails(None)
         assert time.perf_counter() - started < 1.0
         assert not [path for path in seen if "secret.txt" in path or "passwd" in path or "x.dtd" in path]
         assert marker not in repr(result) and marker not in str(result)
@@ -571,7 +571,7 @@ def test_oauth_error_bodies_always_read_as_an_endpoint_error(
         lambda: parse_oauth_error(reply),
     ):
         info = outcome(parse)
-        assert isinstance(info, EndpointError)
+        assert isinstance(info, ErrorDetails)
     azure = mask_secrets(azure_common.parse_error(reply), [SecretString(ECHOED)])
     shown = " ".join(str(part) for part in (azure.error_code, azure.description, azure.reference))
     assert ECHOED not in shown

@@ -40,7 +40,7 @@ from literauth.google.service_account import (
     DEFAULT_TOKEN_URI,
     VertexOAuthCredentialProvider,
 )
-from literauth.testing import FakeIdentityServer
+from literauth.testing import FakeIdentityServer, SyncedClock
 from literauth.testing.google.oauth import GoogleOAuthEndpoint
 
 from ..conftest import FakeClock, FakeSleep, assert_no_secret
@@ -63,18 +63,6 @@ def rsa_key() -> rsa.RSAPrivateKey:
 def other_key() -> rsa.RSAPrivateKey:
     """A key nobody registered: what an attacker, or a stale key file, signs with."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-class SyncedClock(FakeClock):
-    """A fake clock starting at real time whose moves the fake server's clock follows."""
-
-    def __init__(self, server: FakeIdentityServer) -> None:
-        super().__init__(server.clock())
-        self._server = server
-
-    def advance(self, seconds: float) -> None:
-        super().advance(seconds)
-        self._server.advance(seconds)
 
 
 @pytest.fixture
