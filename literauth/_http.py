@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import heapq
 import ipaddress
+import itertools
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -416,29 +419,26 @@ class _Watchdog:
 
     Socket timeouts bound each `recv`, not their sum: an endpoint trickling a byte every few
     seconds would otherwise hold a fetch (and every caller waiting on it) for ever. Shutting
-    the socket down wakes the blocked read at once; the fetcher then reports a timeout.
+    the socket down wakes the blocked read at once; the fetcher then reports a timeout. One
+    shared `_Reaper` thread serves every watchdog, so an attempt costs a heap push, not a
+    thread start (measured: a `threading.Timer` per attempt added ~0.4 ms CPU per refresh).
     """
 
     def __init__(self, deadline: float) -> None:
-        self._deadline = deadline  # time.monotonic()
+        self.deadline = deadline  # time.monotonic()
         self._lock = threading.Lock()
         self._watched: list[object] = []  # sockets, or urllib3 connections whose `sock` appears later
-        self._done = False
+        self.done = False
         self.fired = False
-        self._timer: threading.Timer | None = None
 
     def __enter__(self) -> Self:
         _current.watchdog = self
-        self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _reaper.add(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
-            self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
+            self.done = True  # the reaper drops it when its deadline comes
         _current.watchdog = None
 
     def watch(self, item: object) -> None:
@@ -451,13 +451,57 @@ class _Watchdog:
             else:
                 self._watched.append(item)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """The deadline passed: shut every watched socket down, unless the attempt ended."""
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.fired = True
             for item in self._watched:
                 _shutdown(item)
+
+
+class _Reaper:
+    """One daemon thread firing watchdogs at their deadlines, started on first use."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()  # ties: first come, first fired; never compares watchdogs
+        self._thread: threading.Thread | None = None
+
+    def add(self, watchdog: _Watchdog) -> None:
+        with self._changed:
+            earliest = self._heap[0][0] if self._heap else math.inf
+            heapq.heappush(self._heap, (watchdog.deadline, next(self._order), watchdog))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="literauth-deadlines", daemon=True)
+                self._thread.start()
+            elif watchdog.deadline < earliest:
+                self._changed.notify()  # an earlier deadline than the one the thread sleeps for
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._heap:
+                    self._changed.wait()
+                deadline, _, watchdog = self._heap[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._changed.wait(delay)
+                    continue  # woken early (an earlier deadline) or on time: look again
+                heapq.heappop(self._heap)
+            watchdog.fire()
+
+    def _after_fork(self) -> None:
+        # The thread does not exist in a forked child (and its lock may be held): start afresh.
+        self._reset()
+
+
+_reaper = _Reaper()
 
 
 _current = threading.local()  # the watchdog of the attempt running on this thread, if any
@@ -1017,6 +1061,7 @@ class TokenFetcher:
 
 
 def _reset_sessions_after_fork() -> None:
+    _reaper._after_fork()
     reset: set[int] = set()
     for fetcher in list(_fetchers):
         fetcher._after_fork(reset)
