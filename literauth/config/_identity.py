@@ -119,19 +119,17 @@ def share_identities(
     problems: list[ConfigProblem] = []
     for entry in entries:
         identity = entry.identity
+        result: CredentialProvider | ConfigProblem
         if isinstance(identity, StaticKey):
-            static = sharing.static_key(entry, identity.key)
-            if isinstance(static, ConfigProblem):
-                problems.append(static)
-            else:
-                providers[entry.index] = static
+            result = sharing.static_key(entry, identity.key)
         elif isinstance(identity, FromEnvironment):
             result = sharing.from_environment(entry, identity.provider_model)
-            if isinstance(result, ConfigProblem):
-                problems.append(result)
-            else:
-                providers[entry.index] = result
-        # identity None: provider_model or api_key is unusable and already reported
+        else:
+            continue  # identity None: provider_model or api_key is unusable and already reported
+        if isinstance(result, ConfigProblem):
+            problems.append(result)
+        else:
+            providers[entry.index] = result
     return Identities(providers, tuple(problems))
 
 
