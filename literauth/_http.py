@@ -11,27 +11,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import heapq
-import ipaddress
-import itertools
 import json
 import logging
-import math
 import os
 import platform
 import re
-import threading
 import time
 import types
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, cast
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, cast
+from urllib.parse import urlencode, urlsplit
 
+from ._deadline import Watchdog, reaper, socket_of, watched_adapter_class
 from ._policy import RetryPolicy
+from ._url import (
+    UrlPolicy,
+    is_loopback_host,
+    is_metadata_host,
+)
 from ._version import __version__
 from .errors import (
-    ConfigurationError,
     CredentialError,
     MalformedResponseError,
     TokenEndpointError,
@@ -41,24 +41,17 @@ from .errors import (
 from .secret import SecretString
 
 if TYPE_CHECKING:  # requests is imported on first use: it is most of an import's cost
-    import socket
 
     import requests
     import requests.adapters
-    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "METADATA_HOSTS",
     "ErrorDetails",
     "FetcherConfig",
     "TokenFetcher",
     "TokenRequest",
     "TokenResponse",
-    "UrlPolicy",
-    "check_endpoint_url",
-    "is_loopback_host",
-    "is_metadata_host",
     "mask_secrets",
     "user_agent",
 ]
@@ -76,16 +69,7 @@ _METHODS = frozenset({"GET", "POST", "PUT"})
 
 FormValue = str | SecretString
 
-#: Link-local metadata services that answer only over plain http: Azure IMDS and EC2 IMDS
-#: (IPv4 and IPv6), ECS task metadata, EKS Pod Identity (IPv4 and IPv6), Google's metadata server.
-METADATA_HOSTS = frozenset(
-    {"169.254.169.254", "169.254.170.2", "169.254.170.23", "fd00:ec2::254", "fd00:ec2::23",
-     "metadata.google.internal"}
-)
-_METADATA_IPS = frozenset(ipaddress.ip_address(h) for h in METADATA_HOSTS if h[0].isdigit() or ":" in h)
-
-
-# -- names and URLs ---------------------------------------------------------------------------
+# -- names ----------------------------------------------------------------------------------
 
 
 @functools.cache
@@ -95,95 +79,6 @@ def user_agent() -> str:
 
     major, minor, _ = platform.python_version_tuple()
     return f"literauth/{__version__} python/{major}.{minor} requests/{requests.__version__}"
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether `host` names this machine: exactly ``localhost``, 127.0.0.0/8 or ::1.
-
-    ``*.localhost`` is refused: whether such a name resolves to loopback is up to the resolver.
-    """
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    address = _ip(host)
-    return address is not None and address.is_loopback
-
-
-def is_metadata_host(host: str) -> bool:
-    """Whether `host` is one of `METADATA_HOSTS` (IPv6 in any spelling)."""
-    host = host.strip("[]").lower()
-    return host in METADATA_HOSTS or _ip(host) in _METADATA_IPS
-
-
-def _shown_url(scheme: str, host: str, path: str) -> str:
-    """A URL for a message: scheme, host and path, never user information or a query."""
-    return urlunsplit((scheme, f"[{host}]" if ":" in host else host, path, "", ""))
-
-
-@dataclasses.dataclass(frozen=True)
-class UrlPolicy:
-    """Which endpoint URLs are acceptable: https anywhere, plain http on loopback only.
-
-    `metadata_http=True` also allows plain http to the link-local `METADATA_HOSTS`; only
-    providers talking to a metadata service use it (`UrlPolicy.METADATA`). There is no
-    general http: a token sent in the clear to an arbitrary host is never what was meant.
-    """
-
-    metadata_http: bool = False
-
-    DEFAULT: ClassVar[UrlPolicy]
-    METADATA: ClassVar[UrlPolicy]
-
-    def allows(self, scheme: str, host: str) -> bool:
-        """Whether a URL with this scheme and host may be used."""
-        if scheme == "https":
-            return bool(host)
-        if scheme != "http":
-            return False
-        return is_loopback_host(host) or (self.metadata_http and is_metadata_host(host))
-
-    def check(self, url: str, what: str) -> str:
-        """`url` stripped if acceptable, else `ConfigurationError`.
-
-        Messages quote only scheme, host and path: user information or a query string could
-        carry a secret.
-        """
-        if not isinstance(url, str) or not url.strip():
-            raise ConfigurationError(f"{what} must be a non-empty URL")
-        try:
-            parts = urlsplit(url.strip())
-            host = parts.hostname or ""
-            has_user = bool(parts.username or parts.password)
-            parts.port  # noqa: B018 - a malformed port raises here, not at the first request
-        except ValueError:
-            raise ConfigurationError(f"{what} is not a valid URL") from None
-        if has_user:
-            raise ConfigurationError(f"{what} must not carry user information")
-        shown = _shown_url(parts.scheme, host, parts.path)
-        if parts.scheme not in ("https", "http") or not host:
-            raise ConfigurationError(f"{what} must be an absolute https:// URL, got {shown!r}")
-        if not self.allows(parts.scheme, host):
-            where = "loopback or a cloud metadata service" if self.metadata_http else "loopback"
-            raise ConfigurationError(
-                f"{what} must use https:// (plain http is only allowed on {where}), got {shown!r}"
-            )
-        return url.strip()
-
-
-UrlPolicy.DEFAULT = UrlPolicy()
-UrlPolicy.METADATA = UrlPolicy(metadata_http=True)
-
-
-def check_endpoint_url(url: str, what: str, policy: UrlPolicy = UrlPolicy.DEFAULT) -> str:
-    """`policy.check(url, what)`: the URL if acceptable, else `ConfigurationError`."""
-    return policy.check(url, what)
 
 
 # -- the request -----------------------------------------------------------------------------
@@ -411,163 +306,6 @@ def _first_line(text: str | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-# -- the deadline watchdog --------------------------------------------------------------------
-
-
-class _Watchdog:
-    """Shuts an attempt's sockets down at its deadline.
-
-    Socket timeouts bound each `recv`, not their sum: an endpoint trickling a byte every few
-    seconds would otherwise hold a fetch (and every caller waiting on it) for ever. Shutting
-    the socket down wakes the blocked read at once; the fetcher then reports a timeout. One
-    shared `_Reaper` thread serves every watchdog, so an attempt costs a heap push, not a
-    thread start (measured: a `threading.Timer` per attempt added ~0.4 ms CPU per refresh).
-    """
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline  # time.monotonic()
-        self._lock = threading.Lock()
-        self._watched: list[object] = []  # sockets, or urllib3 connections whose `sock` appears later
-        self.done = False
-        self.fired = False
-
-    def __enter__(self) -> Self:
-        _current.watchdog = self
-        _reaper.add(self)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self.done = True  # the reaper drops it when its deadline comes
-        _current.watchdog = None
-
-    def watch(self, item: object) -> None:
-        """Shut `item` (a socket, or a connection with a `sock`) down at the deadline."""
-        if item is None:
-            return
-        with self._lock:
-            if self.fired:
-                _shutdown(item)
-            else:
-                self._watched.append(item)
-
-    def fire(self) -> None:
-        """The deadline passed: shut every watched socket down, unless the attempt ended."""
-        with self._lock:
-            if self.done:
-                return
-            self.fired = True
-            for item in self._watched:
-                _shutdown(item)
-
-
-class _Reaper:
-    """One daemon thread firing watchdogs at their deadlines, started on first use."""
-
-    def __init__(self) -> None:
-        self._reset()
-
-    def _reset(self) -> None:
-        self._changed = threading.Condition(threading.Lock())
-        self._heap: list[tuple[float, int, _Watchdog]] = []
-        self._order = itertools.count()  # ties: first come, first fired; never compares watchdogs
-        self._thread: threading.Thread | None = None
-
-    def add(self, watchdog: _Watchdog) -> None:
-        with self._changed:
-            earliest = self._heap[0][0] if self._heap else math.inf
-            heapq.heappush(self._heap, (watchdog.deadline, next(self._order), watchdog))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="literauth-deadlines", daemon=True)
-                self._thread.start()
-            elif watchdog.deadline < earliest:
-                self._changed.notify()  # an earlier deadline than the one the thread sleeps for
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                while not self._heap:
-                    self._changed.wait()
-                deadline, _, watchdog = self._heap[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._changed.wait(delay)
-                    continue  # woken early (an earlier deadline) or on time: look again
-                heapq.heappop(self._heap)
-            watchdog.fire()
-
-    def _after_fork(self) -> None:
-        # The thread does not exist in a forked child (and its lock may be held): start afresh.
-        self._reset()
-
-
-_reaper = _Reaper()
-
-
-_current = threading.local()  # the watchdog of the attempt running on this thread, if any
-
-
-def _shutdown(item: object) -> None:
-    import socket  # loaded by requests long before a watchdog fires
-
-    sock = getattr(item, "sock", item)
-    if isinstance(sock, socket.socket):
-        try:  # socket.socket's shutdown, not SSLSocket's, which would unwrap under the reader
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed: nothing left to wake
-
-
-def _socket_of(raw: requests.Response) -> socket.socket | None:
-    """The socket under a streamed response, when urllib3 still exposes it."""
-    import socket
-
-    connection = getattr(raw.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
-
-
-@functools.cache
-def _watched_adapter_class() -> type[requests.adapters.HTTPAdapter]:
-    """An `HTTPAdapter` whose pools hand each connection to the thread's watchdog.
-
-    Only the fetcher's own sessions use it; it lets the watchdog also cut an endpoint that
-    trickles its status line or headers. A caller's session is watched from the body on.
-    """
-    from requests.adapters import HTTPAdapter
-    from urllib3 import ProxyManager
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-    def track(conn: Any) -> Any:
-        watchdog = getattr(_current, "watchdog", None)
-        if watchdog is not None:
-            watchdog.watch(conn)
-        return conn
-
-    class _HTTPPool(HTTPConnectionPool):
-        def _get_conn(self, timeout: float | None = None) -> Any:
-            return track(super()._get_conn(timeout))
-
-    class _HTTPSPool(HTTPSConnectionPool):
-        def _get_conn(self, timeout: float | None = None) -> Any:
-            return track(super()._get_conn(timeout))
-
-    pools = {"http": _HTTPPool, "https": _HTTPSPool}
-
-    class _WatchedAdapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = pools
-
-        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-            manager = super().proxy_manager_for(proxy, **kwargs)
-            if type(manager) is ProxyManager:  # a SOCKS manager keeps its own pool classes
-                manager.pool_classes_by_scheme = pools
-            return manager
-
-    return _WatchedAdapter
-
-
 # -- exception mapping ------------------------------------------------------------------------
 
 
@@ -777,7 +515,7 @@ class TokenFetcher:
             import requests
 
             session = requests.Session()
-            adapter = _watched_adapter_class()
+            adapter = watched_adapter_class()
             session.mount("https://", adapter())
             session.mount("http://", adapter())
             self._session = session
@@ -895,7 +633,7 @@ class TokenFetcher:
         connect, read = (self.timeout, self.timeout) if isinstance(self.timeout, (int, float)) else self.timeout
         # Socket timeouts apply per operation; none may outlast the fetch's remaining budget.
         timeout = (min(connect, remaining), min(read, remaining))
-        watchdog = _Watchdog(time.monotonic() + min(remaining, connect + read))
+        watchdog = Watchdog(time.monotonic() + min(remaining, connect + read))
         session = self._get_session()
         # Exposed here, at the moment of sending, and deleted right after.
         url, headers, data = request.full_url(), request.wire_headers(), request.body_bytes()
@@ -914,7 +652,7 @@ class TokenFetcher:
                 stream=True,
                 proxies=cast("dict[str, str] | None", proxies),  # None values: requests drops the key
             ) as raw:
-                watchdog.watch(_socket_of(raw))
+                watchdog.watch(socket_of(raw))
                 body = self._read_capped(raw, host)
                 status, resp_headers = raw.status_code, raw.headers
         except MalformedResponseError as exc:
@@ -1061,7 +799,7 @@ class TokenFetcher:
 
 
 def _reset_sessions_after_fork() -> None:
-    _reaper._after_fork()
+    reaper._after_fork()
     reset: set[int] = set()
     for fetcher in list(_fetchers):
         fetcher._after_fork(reset)

@@ -20,7 +20,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import requests
 import requests.adapters
 
-from ._http import Timeout, check_endpoint_url
+from ._http import Timeout
+from ._url import check_endpoint_url
 from .aws._sigv4 import check_name
 from .aws._sts import PARTITION_DNS_SUFFIXES, is_region
 from .credentials import AwsCredentials, BearerToken, Credential

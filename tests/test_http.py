@@ -22,10 +22,10 @@ from literauth._http import (
     TokenFetcher,
     TokenRequest,
     TokenResponse,
-    check_endpoint_url,
 )
 from literauth._oauth import parse_oauth_error
 from literauth._policy import RetryPolicy
+from literauth._url import check_endpoint_url
 from literauth.testing import Fault, ServerCore
 
 from ._token_endpoint import TokenEndpoint

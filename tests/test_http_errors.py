@@ -194,7 +194,7 @@ def test_loopback_never_goes_through_an_env_proxy(core: ServerCore, dead_proxy: 
 
 
 def test_metadata_hosts_bypass_env_proxies(dead_proxy: str) -> None:
-    from literauth._http import UrlPolicy
+    from literauth._url import UrlPolicy
 
     fetcher = TokenFetcher("imds", "http://169.254.169.254/metadata/identity/oauth2/token", url_policy=UrlPolicy.METADATA)
     session = fetcher._get_session()

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from literauth import ConfigurationError
-from literauth._http import (
+from literauth._http import TokenFetcher
+from literauth._url import (
     METADATA_HOSTS,
-    TokenFetcher,
     UrlPolicy,
     check_endpoint_url,
     is_loopback_host,

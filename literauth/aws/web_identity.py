@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .._env import environment, optional, require
 from .._files import check_path, read_token_file
-from .._http import FormValue, TokenRequest, check_endpoint_url
+from .._http import FormValue, TokenRequest
+from .._url import check_endpoint_url
 from ..credentials import AwsCredentials
 from ..provider import RefreshingCredentialProvider
 from . import _sts

@@ -6,7 +6,8 @@ import re
 from urllib.parse import urlsplit
 
 from .. import _safejson
-from .._http import ErrorDetails, TokenResponse, check_endpoint_url
+from .._http import ErrorDetails, TokenResponse
+from .._url import check_endpoint_url
 from ..errors import ConfigurationError
 
 __all__ = [

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from .._http import check_endpoint_url, is_loopback_host
+from .._url import check_endpoint_url, is_loopback_host
 from ..errors import ConfigProblem, ConfigurationError
 from ..secret import SecretString
 from ._document import Tables, kind

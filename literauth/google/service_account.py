@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import _safejson
 from .._env import environment, optional, require
-from .._http import ErrorDetails, TokenResponse, check_endpoint_url
+from .._http import ErrorDetails, TokenResponse
 from .._oauth import jwt_bearer, parse_oauth_error
+from .._url import check_endpoint_url
 from ..credentials import BearerToken
 from ..errors import ConfigurationError
 from ..provider import RefreshingCredentialProvider
