@@ -7,6 +7,7 @@ that import them from here.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -16,6 +17,15 @@ from literauth.testing._clock import START
 from literauth.testing._guard import NetworkGuard
 
 __all__ = ["START", "FakeClock", "FakeSleep", "assert_no_secret", "secret_fragments"]
+
+# The suite's own loopback traffic (raw `requests` calls to the fakes, examples, CLI
+# subprocesses) never goes through a proxy, even on a machine with HTTP(S)_PROXY set and no
+# NO_PROXY for loopback. literauth's fetcher bypasses proxies for loopback by itself; the
+# tests of that remove these variables again.
+_LOOPBACK = "127.0.0.1,localhost,::1"
+for _name in ("NO_PROXY", "no_proxy"):
+    _value = os.environ.get(_name, "")
+    os.environ[_name] = f"{_value},{_LOOPBACK}" if _value else _LOOPBACK
 
 # Every test process (each xdist worker imports this file too) refuses connections and name
 # lookups outside loopback from here on, fixtures included; subprocesses are not covered.

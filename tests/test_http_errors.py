@@ -79,6 +79,8 @@ def test_name_resolution_failure(fake_sleep: FakeSleep, monkeypatch: pytest.Monk
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):  # a direct lookup, not a proxy's
+        monkeypatch.delenv(name, raising=False)
     fetcher = TokenFetcher("p", "https://login.example.invalid/token", sleep=fake_sleep)
     with pytest.raises(TransportError) as info:
         fetcher.send(TokenRequest(form=_form()), parse_oauth_error)

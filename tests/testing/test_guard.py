@@ -76,8 +76,10 @@ def test_name_lookups_outside_loopback_are_refused(sent: list[Any], name: str) -
 def test_requests_to_the_metadata_server_are_refused_not_wrapped(sent: list[Any]) -> None:
     """An AssertionError, not an OSError: neither urllib3 nor the fetcher turn it into a retryable error."""
     with requests.Session() as session, pytest.raises(NetworkBlocked):
+        session.trust_env = False  # straight there, not through a proxy a machine may set
         session.get("http://169.254.169.254/latest/meta-data/iam/security-credentials/", timeout=0.1)
     with requests.Session() as session, pytest.raises(NetworkBlocked):
+        session.trust_env = False
         session.get("http://metadata.google.internal/computeMetadata/v1/", timeout=0.1)
     assert sent == []
 
