@@ -38,7 +38,7 @@ from .secret import SecretString
 
 if _TYPE_CHECKING:
     from .aws import WebIdentityCredentialProvider
-    from .azure import AzureAdCredentialProvider
+    from .azure import AzureAdCredentialProvider, AzureCliCredentialProvider
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
@@ -82,6 +82,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "AwsCredentials",
     "AzureAdCredentialProvider",
+    "AzureCliCredentialProvider",
     "BearerAuth",
     "BearerToken",
     "ChainProvider",

@@ -30,8 +30,8 @@ CLOUDS = {"azure", "aws", "google"}
 SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adapters use it
 
 PINNED_ALL = [
-    "AwsCredentials", "AzureAdCredentialProvider", "BearerAuth", "BearerToken", "ChainProvider", "Client",
-    "ClientConfig", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
+    "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
+    "ChainProvider", "Client", "ClientConfig", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
     "CredentialSourceError", "DefaultClient", "LiterAuthError", "MalformedResponseError", "ModelConfigError",
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
     "SecretString", "SigV4Auth", "SourceNotConfigured", "StaticTokenProvider", "SupportsResolve",

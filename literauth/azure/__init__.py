@@ -1,8 +1,10 @@
 """Azure: Microsoft Entra ID (Azure AD) credentials for Azure OpenAI and other Azure APIs.
 
-One module per mechanism; `client_secret` is the app-registration secret (client-credentials grant).
+One module per mechanism; `client_secret` is the app-registration secret (client-credentials grant),
+`cli` the developer's `az login` (through `az account get-access-token`).
 """
 
+from .cli import AzureCliCredentialProvider
 from .client_secret import AzureAdCredentialProvider
 
-__all__ = ["AzureAdCredentialProvider"]
+__all__ = ["AzureAdCredentialProvider", "AzureCliCredentialProvider"]

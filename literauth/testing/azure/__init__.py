@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .cli import FakeAzureCli
 from .client_secret import AzureAdEndpoint
 
-__all__ = ["AzureAdEndpoint"]
+__all__ = ["AzureAdEndpoint", "FakeAzureCli"]
