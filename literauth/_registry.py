@@ -37,7 +37,11 @@ class ProviderSpec(NamedTuple):
     optional_env: tuple[str, ...] = ()  #: what `from_env()` reads when set
     command: str | None = None  #: the `literauth token KIND` name
     config_prefixes: tuple[str, ...] = ()  #: `provider_model` prefixes of `[[models]]` using it
-    fake: str | None = None  #: ``module:Class`` of its `FakeIdentityServer` endpoint
+    #: ``module:Class`` of its `FakeIdentityServer` endpoint; None for a provider that is not
+    #: an HTTP client (``azure.cli`` runs a process), which the server, the demo, the pytest
+    #: plugin's fixtures and the HTTP fault and leak campaigns then leave out. Such a
+    #: provider's own tests cover the equivalent faults.
+    fake: str | None = None
     extra: str | None = None  #: the pip extra its dependencies come with
     scoped: bool = False  #: whether it has `with_scope()`
 
@@ -65,6 +69,16 @@ SPECS: tuple[ProviderSpec, ...] = (
         config_prefixes=("azure",),
         fake="literauth.testing.azure.client_secret:AzureAdEndpoint",
         extra="azure-auth",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="azure.cli",
+        cloud="azure",
+        class_name="AzureCliCredentialProvider",
+        module="literauth.azure.cli",
+        credential="bearer",
+        required_env=(),  # only the az executable on PATH
+        fake=None,  # a process, not HTTP: literauth.testing.azure.cli.FakeAzureCli fakes it
         scoped=True,
     ),
     ProviderSpec(
