@@ -38,7 +38,7 @@ from .secret import SecretString
 
 if _TYPE_CHECKING:
     from .aws import WebIdentityCredentialProvider
-    from .azure import AzureAdCredentialProvider
+    from .azure import AzureAdCredentialProvider, ManagedIdentityCredentialProvider
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
@@ -95,6 +95,7 @@ __all__ = [
     "DefaultClient",
     "LiterAuthError",
     "MalformedResponseError",
+    "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry",
     "ModelTable",

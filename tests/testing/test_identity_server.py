@@ -45,7 +45,7 @@ def test_every_spec_with_a_fake_has_its_endpoint(server: FakeIdentityServer) -> 
     assert server.google is server.endpoint("google.service_account")
     assert isinstance(server.google, GoogleOAuthEndpoint)
     with pytest.raises(KeyError, match="azure.client_secret"):
-        server.endpoint("azure.managed_identity")
+        server.endpoint("azure.nosuch")
 
 
 def test_a_server_can_serve_some_specs_only() -> None:
