@@ -128,12 +128,15 @@ class ManagedIdentityCredentialProvider(RefreshingCredentialProvider):
 
     def with_scope(self, scope: str) -> ManagedIdentityCredentialProvider:
         """The same identity for another scope: a new provider with its own, empty cache."""
-        ids = {} if self._identity is None else {self._identity[0]: self._identity[1]}
+        kind, value = self._identity or ("", None)
+        ids = {name: value if kind == name else None for name in ("client_id", "object_id", "resource_id")}
         if self._header is None:  # IMDS: the same base URL, whatever the environment says now
             base = self._token_url[: -len(IMDS_PATH)]
-            return type(self)(scope=scope, endpoint=base, **ids, **self._options)
+            return type(self)(scope=scope, endpoint=base, client_id=ids["client_id"],
+                              object_id=ids["object_id"], resource_id=ids["resource_id"], **self._options)
         environ = {"IDENTITY_ENDPOINT": self._token_url, "IDENTITY_HEADER": self._header.expose_secret()}
-        return type(self)(scope=scope, environ=environ, **ids, **self._options)
+        return type(self)(scope=scope, environ=environ, client_id=ids["client_id"],
+                          object_id=ids["object_id"], resource_id=ids["resource_id"], **self._options)
 
     @property
     def flavour(self) -> Flavour:
@@ -307,7 +310,8 @@ def parse_error(response: TokenResponse) -> ErrorDetails:
     if isinstance(data, dict):
         error, message = data.get("error"), data.get("error_description")
         if isinstance(error, dict):  # {"error": {"code": ..., "message": ...}}
-            error, message = error.get("code"), error.get("message")
+            nested: dict[str, object] = error
+            error, message = nested.get("code"), nested.get("message")
         if message is None:
             message = data.get("message") or data.get("Message")
         code = error.strip() if isinstance(error, str) and error.strip() else None
