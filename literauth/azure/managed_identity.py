@@ -184,7 +184,10 @@ def _check_identity(client_id: object, object_id: object, resource_id: object) -
     if not given:
         return None
     name, value = next(iter(given.items()))
-    checked = check_client_id(_PROVIDER, value).replace("client_id", name)
+    try:
+        checked = check_client_id(_PROVIDER, value)
+    except ConfigurationError as exc:  # the shared check names client_id; say which argument it was
+        raise ConfigurationError(str(exc).replace("client_id", name, 1)) from None
     if name == "resource_id" and not checked.lower().startswith("/subscriptions/"):
         raise ConfigurationError(
             f"{_PROVIDER}: resource_id must be the identity's ARM resource id, "
