@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from literauth import ManagedIdentityCredentialProvider
+from literauth import ManagedIdentityCredentialProvider, RetryPolicy
 from literauth._http import TokenResponse
 from literauth.azure.managed_identity import IMDS_PATH, parse_token
 from literauth.credentials import UTC, BearerToken
@@ -244,6 +244,16 @@ def test_transient_imds_answers_are_retried(server: FakeIdentityServer, imds: Im
     with server.managed_identity_provider(sleep=sleep) as provider:
         assert isinstance(provider.resolve(), BearerToken)
     assert imds.request_count == 3 and len(sleep.calls) == 2
+
+
+def test_a_longer_retry_policy_rides_out_a_longer_imds_update(server: FakeIdentityServer, imds: ImdsEndpoint) -> None:
+    """Azure asks for long retries on 410 (azure-identity: about 70 s); `retry=` gives IMDS more attempts."""
+    imds.gone(times=5)
+    sleep = FakeSleep()
+    policy = RetryPolicy(max_attempts=6, backoff_base=2.0, backoff_max=30.0, total_timeout=60.0)
+    with server.managed_identity_provider(sleep=sleep, retry=policy) as provider:
+        assert isinstance(provider.resolve(), BearerToken)
+    assert imds.request_count == 6 and len(sleep.calls) == 5
 
 
 def test_404_is_retried(server: FakeIdentityServer, imds: ImdsEndpoint) -> None:
