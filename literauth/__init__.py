@@ -38,7 +38,11 @@ from .secret import SecretString
 
 if _TYPE_CHECKING:
     from .aws import WebIdentityCredentialProvider
-    from .azure import AzureAdCredentialProvider, AzureCliCredentialProvider
+    from .azure import (
+        AzureAdCredentialProvider,
+        AzureCliCredentialProvider,
+        ManagedIdentityCredentialProvider,
+    )
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
@@ -96,6 +100,7 @@ __all__ = [
     "DefaultClient",
     "LiterAuthError",
     "MalformedResponseError",
+    "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry",
     "ModelTable",

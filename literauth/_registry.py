@@ -82,6 +82,19 @@ SPECS: tuple[ProviderSpec, ...] = (
         scoped=True,
     ),
     ProviderSpec(
+        name="azure.managed_identity",
+        cloud="azure",
+        class_name="ManagedIdentityCredentialProvider",
+        module="literauth.azure.managed_identity",
+        credential="bearer",
+        required_env=(),  # none: without variables it asks IMDS
+        optional_env=("AZURE_CLIENT_ID", "AZURE_AD_SCOPE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+                      "AZURE_POD_IDENTITY_AUTHORITY_HOST", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT"),
+        fake="literauth.testing.azure.managed_identity:ImdsEndpoint",
+        extra="azure-auth",
+        scoped=True,
+    ),
+    ProviderSpec(
         name="aws.web_identity",
         cloud="aws",
         class_name="WebIdentityCredentialProvider",

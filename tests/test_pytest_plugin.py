@@ -106,7 +106,8 @@ def test_provider_fixtures_ignore_proxy_variables(
     assert isinstance(fake_azure_provider.resolve(), BearerToken)
     assert isinstance(fake_sts_provider.resolve(), AwsCredentials)
     assert isinstance(fake_vertex_provider.resolve(), BearerToken)
-    assert [e.request_count for e in fake_identity_server.endpoints.values()] == [1, 1, 1]
+    named = ("azure.client_secret", "aws.web_identity", "google.service_account")
+    assert [fake_identity_server.endpoint(name).request_count for name in named] == [1, 1, 1]
 
 
 def test_environment_fixture_bypasses_a_proxy_for_loopback(

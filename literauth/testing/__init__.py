@@ -40,6 +40,7 @@ from ._server import (
 )
 from .aws.sts import StsEndpoint
 from .azure.client_secret import AzureAdEndpoint
+from .azure.managed_identity import AppServiceIdentityEndpoint, ImdsEndpoint
 from .google.oauth import GoogleOAuthEndpoint
 
 if TYPE_CHECKING:
@@ -47,10 +48,12 @@ if TYPE_CHECKING:
 
     from ..aws.web_identity import WebIdentityCredentialProvider
     from ..azure.client_secret import AzureAdCredentialProvider
+    from ..azure.managed_identity import ManagedIdentityCredentialProvider
     from ..google.service_account import VertexOAuthCredentialProvider
     from ..provider import RefreshingCredentialProvider
 
 __all__ = [
+    "AppServiceIdentityEndpoint",
     "AzureAdEndpoint",
     "Endpoint",
     "Endpoints",
@@ -61,6 +64,7 @@ __all__ = [
     "Fault",
     "FormField",
     "GoogleOAuthEndpoint",
+    "ImdsEndpoint",
     "NetworkBlocked",
     "NetworkGuard",
     "OAuthTokenEndpoint",
@@ -96,7 +100,7 @@ class FakeIdentityServer(ServerCore):
     """Every registered provider's fake token endpoint on 127.0.0.1, in one server.
 
     The endpoints come from the provider registry (`SPECS`): `endpoint(name)` and
-    `endpoints[name]` by spec name, and `azure`, `sts`, `google` as typed shortcuts. Each is
+    `endpoints[name]` by spec name, and `azure`, `imds`, `sts`, `google` as typed shortcuts. Each is
     a control panel (lifetime, latency, faults, counters, recorded requests).
     `unavailable` names the fakes that cannot run here and why (a missing optional package).
 
@@ -153,6 +157,11 @@ class FakeIdentityServer(ServerCore):
     def azure(self) -> AzureAdEndpoint:
         """The Azure AD client-credentials endpoint (`azure.client_secret`)."""
         return self._typed("azure.client_secret", AzureAdEndpoint)
+
+    @property
+    def imds(self) -> ImdsEndpoint:
+        """The Azure IMDS managed-identity endpoint (`azure.managed_identity`)."""
+        return self._typed("azure.managed_identity", ImdsEndpoint)
 
     @property
     def sts(self) -> StsEndpoint:
@@ -239,6 +248,10 @@ class FakeIdentityServer(ServerCore):
     def azure_provider(self, **options: Any) -> AzureAdCredentialProvider:
         """An `AzureAdCredentialProvider` for the default app, pointed at this server."""
         return self.azure.make_provider(**self._with_session(options))
+
+    def managed_identity_provider(self, **options: Any) -> ManagedIdentityCredentialProvider:
+        """A `ManagedIdentityCredentialProvider` for the fake machine's system-assigned identity."""
+        return self.imds.make_provider(**self._with_session(options))
 
     def sts_provider(self, **options: Any) -> WebIdentityCredentialProvider:
         """A `WebIdentityCredentialProvider` reading a token file this server issued."""

@@ -45,7 +45,7 @@ def test_every_spec_with_a_fake_has_its_endpoint(server: FakeIdentityServer) -> 
     assert server.google is server.endpoint("google.service_account")
     assert isinstance(server.google, GoogleOAuthEndpoint)
     with pytest.raises(KeyError, match="azure.client_secret"):
-        server.endpoint("azure.managed_identity")
+        server.endpoint("azure.nosuch")
 
 
 def test_a_server_can_serve_some_specs_only() -> None:
@@ -130,10 +130,11 @@ def test_providers_built_by_the_server_ignore_proxy_variables(server: FakeIdenti
 
 @pytest.mark.usefixtures("proxied")
 def test_typed_helpers_ignore_proxy_variables(server: FakeIdentityServer) -> None:
-    for make in (server.azure_provider, server.sts_provider, server.vertex_provider):
+    helpers = (server.azure_provider, server.managed_identity_provider, server.sts_provider, server.vertex_provider)
+    for make in helpers:
         with make() as provider:
             provider.resolve()
-    assert [e.request_count for e in server.endpoints.values()] == [1, 1, 1]
+    assert [e.request_count for e in server.endpoints.values()] == [1] * len(helpers)
 
 
 @pytest.mark.usefixtures("proxied")
