@@ -38,7 +38,7 @@ from .secret import SecretString
 
 if _TYPE_CHECKING:
     from .aws import WebIdentityCredentialProvider
-    from .azure import AzureAdCredentialProvider
+    from .azure import AzureAdCredentialProvider, WorkloadIdentityCredentialProvider
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
@@ -112,6 +112,7 @@ __all__ = [
     "TransportReason",
     "VertexOAuthCredentialProvider",
     "WebIdentityCredentialProvider",
+    "WorkloadIdentityCredentialProvider",
     "__version__",
     "bearer_token_callable",
     "load_models",

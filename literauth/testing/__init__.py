@@ -40,6 +40,7 @@ from ._server import (
 )
 from .aws.sts import StsEndpoint
 from .azure.client_secret import AzureAdEndpoint
+from .azure.workload_identity import AzureFederatedEndpoint
 from .google.oauth import GoogleOAuthEndpoint
 
 if TYPE_CHECKING:
@@ -153,6 +154,11 @@ class FakeIdentityServer(ServerCore):
     def azure(self) -> AzureAdEndpoint:
         """The Azure AD client-credentials endpoint (`azure.client_secret`)."""
         return self._typed("azure.client_secret", AzureAdEndpoint)
+
+    @property
+    def azure_federated(self) -> AzureFederatedEndpoint:
+        """The Azure AD endpoint for federated tokens and their OIDC issuer (`azure.workload_identity`)."""
+        return self._typed("azure.workload_identity", AzureFederatedEndpoint)
 
     @property
     def sts(self) -> StsEndpoint:
