@@ -238,8 +238,12 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
         return self._issue(tenant, client_id, resource, request)
 
     def _verify(self, assertion: str) -> Mapping[str, Any]:
-        """The claims of a token this issuer signed and that is valid now; the AADSTS refusal otherwise."""
-        parts = assertion.split(".")
+        """The claims of a token this issuer signed and that is valid now; the AADSTS refusal otherwise.
+
+        Surrounding whitespace is ignored: azure-identity sends the file verbatim, newline
+        included (whether Entra trims it is not verified; kubelet-written files have none).
+        """
+        parts = assertion.strip().split(".")
         if len(parts) != 3:
             raise _invalid_assertion("The assertion is not a JWT.")
         try:
