@@ -17,7 +17,12 @@ from literauth import ChainProvider
 from literauth.azure import WorkloadIdentityCredentialProvider
 from literauth.azure._common import DEFAULT_SCOPE
 from literauth.credentials import BearerToken
-from literauth.errors import ConfigurationError, CredentialSourceError, SourceNotConfigured, TokenEndpointError
+from literauth.errors import (
+    ConfigurationError,
+    CredentialSourceError,
+    SourceNotConfigured,
+    TokenEndpointError,
+)
 from literauth.provider import RefreshPolicy
 from literauth.secret import SecretString
 from literauth.testing import FakeIdentityServer
