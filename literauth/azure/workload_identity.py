@@ -41,7 +41,7 @@ class WorkloadIdentityCredentialProvider(ConfidentialClientProvider):
 
     provider_name = _PROVIDER
     #: What `from_env()` needs (the variables the AKS webhook injects).
-    REQUIRED_ENV = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+    REQUIRED_ENV = ("AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID")
 
     def __init__(
         self,
@@ -69,8 +69,7 @@ class WorkloadIdentityCredentialProvider(ConfidentialClientProvider):
         when the file is set but they are not. `AZURE_AUTHORITY_HOST` selects the cloud.
         """
         env = environment(environ)
-        token_file = optional(env, "AZURE_FEDERATED_TOKEN_FILE")
-        if token_file is None:
+        if optional(env, "AZURE_FEDERATED_TOKEN_FILE") is None:
             raise SourceNotConfigured(
                 f"{_PROVIDER}: AZURE_FEDERATED_TOKEN_FILE is not set (the AKS workload-identity webhook sets it)"
             )

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from literauth import ChainProvider
+from literauth import ChainProvider, StaticTokenProvider
 from literauth.azure import WorkloadIdentityCredentialProvider
 from literauth.azure._common import DEFAULT_SCOPE
 from literauth.credentials import BearerToken
@@ -259,7 +259,7 @@ def test_from_env_authority_host(tmp_path: pathlib.Path) -> None:
 def test_a_chain_skips_it_when_the_webhook_did_not_run() -> None:
     chain = ChainProvider([
         ("workload identity", lambda: WorkloadIdentityCredentialProvider.from_env({})),
-        ("static", lambda: __import__("literauth").StaticTokenProvider("eyJ.static")),
+        ("static", lambda: StaticTokenProvider("eyJ.static")),
     ])
     token = chain.resolve()
     assert isinstance(token, BearerToken) and token.token.expose_secret() == "eyJ.static"
