@@ -41,7 +41,8 @@ def test_counts_match_the_servers_counters(demo_server: FakeIdentityServer) -> N
     report = _demo.run_demo(SMALL, server=demo_server)
     assert report.ok, report.text
     by_name = {p.name: p for p in report.providers}
-    assert set(by_name) == {"azure.client_secret", "aws.web_identity", "google.service_account"}
+    assert set(by_name) == {"azure.client_secret", "azure.workload_identity", "aws.web_identity",
+                            "google.service_account"}
     azure, sts, vertex = by_name["azure.client_secret"], by_name["aws.web_identity"], by_name["google.service_account"]
     assert azure.server_requests == demo_server.azure.request_count
     assert sts.server_requests == demo_server.sts.request_count
@@ -62,7 +63,8 @@ def test_printed_numbers_are_the_measured_ones(demo_server: FakeIdentityServer) 
     text = report.text
     rows = {m["name"]: m for m in ROW.finditer(text)}
     server_lines = {m["name"]: m for m in SERVER_LINE.finditer(text)}
-    counters = {"azure.client_secret": demo_server.azure, "aws.web_identity": demo_server.sts, "google.service_account": demo_server.google}
+    counters = {"azure.client_secret": demo_server.azure, "azure.workload_identity": demo_server.azure_federated,
+                "aws.web_identity": demo_server.sts, "google.service_account": demo_server.google}
     assert set(rows) == set(server_lines) == set(counters)
     for name, endpoint in counters.items():
         row, line = rows[name], server_lines[name]
@@ -72,8 +74,8 @@ def test_printed_numbers_are_the_measured_ones(demo_server: FakeIdentityServer) 
         assert int(row["refused"]) == int(line["refused"]) > 0
         assert int(row["tokens"]) == int(line["issued"])
         assert int(row["failed"]) == 0
-    assert text.count("[ok]") == 21 and "[FAILED]" not in text
-    assert text.rstrip().splitlines()[-1].startswith("All 21 claims held")
+    assert text.count("[ok]") == 28 and "[FAILED]" not in text
+    assert text.rstrip().splitlines()[-1].startswith("All 28 claims held")
 
 
 def test_a_claim_that_does_not_hold_fails_the_demo(
@@ -104,13 +106,14 @@ def test_demo_command_exits_0_quickly_and_agrees_with_itself() -> None:
     assert elapsed < 20
     rows = {m["name"]: m for m in ROW.finditer(done.stdout)}
     server_lines = {m["name"]: m for m in SERVER_LINE.finditer(done.stdout)}
-    assert set(rows) == set(server_lines) == {"azure.client_secret", "aws.web_identity", "google.service_account"}
+    assert set(rows) == set(server_lines) == {"azure.client_secret", "azure.workload_identity", "aws.web_identity",
+                                              "google.service_account"}
     for name, row in rows.items():
         line = server_lines[name]
         assert int(row["requests"]) == int(line["seen"]) == int(line["issued"]) + int(line["refused"])
         assert int(row["tokens"]) == int(line["issued"]) and int(row["refused"]) == int(line["refused"])
         assert int(row["failed"]) == 0 and int(row["calls"]) > 10_000
-    assert "All 21 claims held" in done.stdout
+    assert "All 28 claims held" in done.stdout
     assert "simulating minute" in done.stderr  # progress on stderr, as plain lines without a TTY
     assert "Traceback" not in done.stderr
 
@@ -143,7 +146,7 @@ def test_demo_without_the_vertex_extra_runs_azure_and_sts() -> None:
     expected = ("literauth: demo: skipped google.service_account: needs cryptography, pyjwt: "
                 "pip install 'literauth[vertex-auth]'")
     assert skipped == [expected]
-    assert "All 14 claims held" in done.stdout and "google" not in done.stdout
+    assert "All 21 claims held" in done.stdout and "google" not in done.stdout
 
 
 def test_demo_ignores_proxy_variables() -> None:
@@ -154,7 +157,7 @@ def test_demo_ignores_proxy_variables() -> None:
     done = subprocess.run([sys.executable, "-m", "literauth", "demo", "--threads", "2"], check=False,
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "All 21 claims held" in done.stdout and "[FAILED]" not in done.stdout
+    assert "All 28 claims held" in done.stdout and "[FAILED]" not in done.stdout
 
 
 def test_demo_https_without_cryptography_names_the_package() -> None:

@@ -133,7 +133,9 @@ def test_typed_helpers_ignore_proxy_variables(server: FakeIdentityServer) -> Non
     for make in (server.azure_provider, server.sts_provider, server.vertex_provider):
         with make() as provider:
             provider.resolve()
-    assert [e.request_count for e in server.endpoints.values()] == [1, 1, 1]
+    with server.provider("azure.workload_identity") as provider:
+        provider.resolve()
+    assert [e.request_count for e in server.endpoints.values()] == [1, 1, 1, 1]
 
 
 @pytest.mark.usefixtures("proxied")
