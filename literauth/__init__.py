@@ -42,6 +42,7 @@ if _TYPE_CHECKING:
         AzureAdCredentialProvider,
         AzureCliCredentialProvider,
         ManagedIdentityCredentialProvider,
+        WorkloadIdentityCredentialProvider,
     )
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
@@ -118,6 +119,7 @@ __all__ = [
     "TransportReason",
     "VertexOAuthCredentialProvider",
     "WebIdentityCredentialProvider",
+    "WorkloadIdentityCredentialProvider",
     "__version__",
     "bearer_token_callable",
     "load_models",

@@ -44,34 +44,40 @@ def read_token_file(path: str, *, provider: str, what: str, max_length: int | No
     `CredentialSourceError` naming `what` and the path when the file is missing, unreadable,
     empty, too large, not UTF-8, or holds more than one token.
     """
+    shown = _shown(path)
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_TOKEN_FILE + 1)
     except FileNotFoundError:
-        raise _unreadable(provider, f"{what} {path} does not exist") from None
+        raise _unreadable(provider, f"{what} {shown} does not exist") from None
     except IsADirectoryError:
-        raise _unreadable(provider, f"{what} {path} is a directory") from None
+        raise _unreadable(provider, f"{what} {shown} is a directory") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise _unreadable(provider, f"{what} {path} cannot be read ({reason})") from None
+        raise _unreadable(provider, f"{what} {shown} cannot be read ({reason})") from None
     if len(raw) > MAX_TOKEN_FILE:
-        raise _unreadable(provider, f"{what} {path} is larger than {MAX_TOKEN_FILE} bytes; it does not hold a token")
+        raise _unreadable(provider, f"{what} {shown} is larger than {MAX_TOKEN_FILE} bytes; it does not hold a token")
     try:
         token: str | None = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         token = None  # raised below, outside the handler: the decoding error holds the file's bytes
     if token is None:
-        raise _unreadable(provider, f"{what} {path} is not UTF-8 text")
+        raise _unreadable(provider, f"{what} {shown} is not UTF-8 text")
     if not token:
-        raise _unreadable(provider, f"{what} {path} is empty")
+        raise _unreadable(provider, f"{what} {shown} is empty")
     if max_length is not None and len(token) > max_length:
-        raise _unreadable(provider, f"the token in {path} is longer than the {max_length} characters accepted")
+        raise _unreadable(provider, f"the token in {shown} is longer than the {max_length} characters accepted")
     if any(char.isspace() or not char.isprintable() for char in token):
         raise _unreadable(
             provider,
-            f"the token in {path} contains whitespace or control characters; the file must hold exactly one token",
+            f"the token in {shown} contains whitespace or control characters; the file must hold exactly one token",
         )
     return SecretString(token)
+
+
+def _shown(path: str) -> str:
+    """`path` for a message: a name with undecodable bytes (lone surrogates) escaped, so logs can encode it."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _unreadable(provider: str, message: str) -> CredentialSourceError:

@@ -95,6 +95,18 @@ SPECS: tuple[ProviderSpec, ...] = (
         scoped=True,
     ),
     ProviderSpec(
+        name="azure.workload_identity",
+        cloud="azure",
+        class_name="WorkloadIdentityCredentialProvider",
+        module="literauth.azure.workload_identity",
+        credential="bearer",
+        required_env=("AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID"),
+        optional_env=("AZURE_AUTHORITY_HOST",),
+        fake="literauth.testing.azure.workload_identity:AzureFederatedEndpoint",
+        extra="azure-auth",
+        scoped=True,
+    ),
+    ProviderSpec(
         name="aws.web_identity",
         cloud="aws",
         class_name="WebIdentityCredentialProvider",

@@ -37,6 +37,7 @@ PINNED_ALL = [
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
     "SecretString", "SigV4Auth", "SourceNotConfigured", "StaticTokenProvider", "SupportsResolve",
     "TokenEndpointError", "TransportError", "TransportReason", "VertexOAuthCredentialProvider", "WebIdentityCredentialProvider",
+    "WorkloadIdentityCredentialProvider",
     "__version__", "bearer_token_callable", "load_models", "loads_models",
 ]
 

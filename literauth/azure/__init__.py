@@ -1,12 +1,19 @@
 """Azure: Microsoft Entra ID (Azure AD) credentials for Azure OpenAI and other Azure APIs.
 
-One module per mechanism; `client_secret` is the app-registration secret (client-credentials grant),
-`cli` the developer's `az login` (through `az account get-access-token`),
-`managed_identity` the identity Azure assigns to a VM, App Service or container (IMDS, App Service).
+One module per mechanism; `client_secret` is the app-registration secret and `workload_identity`
+the AKS federated token file (both the client-credentials grant, `_confidential`), `cli` the
+developer's `az login` (through `az account get-access-token`), `managed_identity` the identity
+Azure assigns to a VM, App Service or container (IMDS, App Service).
 """
 
 from .cli import AzureCliCredentialProvider
 from .client_secret import AzureAdCredentialProvider
 from .managed_identity import ManagedIdentityCredentialProvider
+from .workload_identity import WorkloadIdentityCredentialProvider
 
-__all__ = ["AzureAdCredentialProvider", "AzureCliCredentialProvider", "ManagedIdentityCredentialProvider"]
+__all__ = [
+    "AzureAdCredentialProvider",
+    "AzureCliCredentialProvider",
+    "ManagedIdentityCredentialProvider",
+    "WorkloadIdentityCredentialProvider",
+]

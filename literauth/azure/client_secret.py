@@ -8,23 +8,14 @@ refreshes it ahead of expiry.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .._env import environment, optional, require
-from .._oauth import client_credentials
-from ..credentials import BearerToken
 from ..errors import ConfigurationError
-from ..provider import RefreshingCredentialProvider, StaticTokenProvider
+from ..provider import StaticTokenProvider
 from ..secret import SecretString
-from ._common import (
-    DEFAULT_AUTHORITY_HOST,
-    DEFAULT_SCOPE,
-    check_authority,
-    check_client_id,
-    check_scope,
-    check_tenant,
-    parse_error,
-)
+from ._common import DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE
+from ._confidential import ConfidentialClientProvider
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -44,7 +35,7 @@ _UNSUPPORTED_FLOWS: tuple[tuple[str, str], ...] = (
 )
 
 
-class AzureAdCredentialProvider(RefreshingCredentialProvider):
+class AzureAdCredentialProvider(ConfidentialClientProvider):
     """Bearer tokens from the Microsoft identity platform v2.0 client-credentials grant.
 
     `client_secret` may be a `str`; it is wrapped in a `SecretString` at once. `scope` is
@@ -55,7 +46,6 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
     """
 
     provider_name = _PROVIDER
-    credential_type: ClassVar[type[BearerToken]] = BearerToken
     #: What `from_env()` needs when AZURE_AD_TOKEN is not set.
     REQUIRED_ENV = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 
@@ -69,14 +59,10 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
         authority_host: str = DEFAULT_AUTHORITY_HOST,
         **options: Unpack[ProviderOptions],
     ) -> None:
-        super().__init__(**options)
-        self._tenant_id = check_tenant(_PROVIDER, tenant_id)
-        self._client_id = check_client_id(_PROVIDER, client_id)
         self._client_secret = _check_secret(_PROVIDER, client_secret)
-        self._scope = check_scope(_PROVIDER, scope)
-        self._authority_host = check_authority(_PROVIDER, authority_host)
-        self._token_url = f"{self._authority_host}/{self._tenant_id}/oauth2/v2.0/token"
-        self._fetcher = self._make_fetcher(self._token_url)
+        super().__init__(
+            tenant_id, client_id, self._client_secret, scope=scope, authority_host=authority_host, **options
+        )
 
     @classmethod
     def from_env(
@@ -122,51 +108,8 @@ class AzureAdCredentialProvider(RefreshingCredentialProvider):
             **options,
         )
 
-    def with_scope(self, scope: str) -> AzureAdCredentialProvider:
-        """The same identity for another scope: a new provider with its own, empty cache."""
-        return type(self)(
-            self._tenant_id,
-            self._client_id,
-            self._client_secret,
-            scope=scope,
-            authority_host=self._authority_host,
-            **self._options,
-        )
-
-    @property
-    def tenant_id(self) -> str:
-        """The directory (tenant) GUID or domain tokens are requested from."""
-        return self._tenant_id
-
-    @property
-    def client_id(self) -> str:
-        """The application (client) ID of the app registration."""
-        return self._client_id
-
-    @property
-    def scope(self) -> str:
-        """The scope tokens are requested for."""
-        return self._scope
-
-    @property
-    def authority_host(self) -> str:
-        """The identity platform's base URL, without a trailing slash."""
-        return self._authority_host
-
-    @property
-    def token_url(self) -> str:
-        """The v2.0 token endpoint requests are posted to."""
-        return self._token_url
-
-    def _fetch(self) -> BearerToken:
-        """The client-credentials grant, authenticated by the client secret."""
-        return client_credentials(
-            self._fetcher, client_id=self._client_id, scope=self._scope,
-            client_secret=self._client_secret, parse_error=parse_error,
-        )
-
-    def _repr_fields(self) -> dict[str, object]:
-        return {"tenant_id": self._tenant_id, "client_id": self._client_id, "scope": self._scope}
+    def _identity_args(self) -> tuple[Any, ...]:
+        return (self._tenant_id, self._client_id, self._client_secret)
 
 
 def _refuse_unsupported_flow(env: Mapping[str, str]) -> None:

@@ -41,6 +41,7 @@ from ._server import (
 from .aws.sts import StsEndpoint
 from .azure.client_secret import AzureAdEndpoint
 from .azure.managed_identity import AppServiceIdentityEndpoint, ImdsEndpoint
+from .azure.workload_identity import AzureFederatedEndpoint
 from .google.oauth import GoogleOAuthEndpoint
 
 if TYPE_CHECKING:
@@ -162,6 +163,11 @@ class FakeIdentityServer(ServerCore):
     def imds(self) -> ImdsEndpoint:
         """The Azure IMDS managed-identity endpoint (`azure.managed_identity`)."""
         return self._typed("azure.managed_identity", ImdsEndpoint)
+
+    @property
+    def azure_federated(self) -> AzureFederatedEndpoint:
+        """The Azure AD endpoint for federated tokens and their OIDC issuer (`azure.workload_identity`)."""
+        return self._typed("azure.workload_identity", AzureFederatedEndpoint)
 
     @property
     def sts(self) -> StsEndpoint:

@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -44,6 +45,23 @@ _NOT_INSTALLED = (
     "This can happen if the application has not been installed by the administrator of the tenant or "
     "consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
 )
+
+
+#: One app registration per server, shared by the Azure fakes (one app may hold a secret and
+#: federated credentials): `FakeIdentityServer.environ()` then names one tenant and one client.
+_APPS: weakref.WeakKeyDictionary[ServerCore, tuple[str, str]] = weakref.WeakKeyDictionary()
+_APPS_LOCK = threading.Lock()
+
+
+def shared_app(server: ServerCore) -> tuple[str, str]:
+    """The `(tenant_id, client_id)` every Azure fake of `server` registers by default."""
+    with _APPS_LOCK:
+        return _APPS.setdefault(server, (str(uuid.uuid4()), str(uuid.uuid4())))
+
+
+def has_assertion(form: Mapping[str, str]) -> bool:
+    """Whether a token request authenticates with a client assertion rather than a secret."""
+    return bool(form.get("client_assertion") or form.get("client_assertion_type"))
 
 
 @dataclasses.dataclass
@@ -114,13 +132,12 @@ class AzureAdEndpoint(OAuthTokenEndpoint):
               Route(frozenset({"GET"}), _DISCOVERY_PATH))
     form_fields = (_GRANT, _CLIENT_ID)
     reply_headers: ClassVar[Mapping[str, str]] = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
-    fixture_alias = "fake_azure_provider"
+    fixture_alias: ClassVar[str | None] = "fake_azure_provider"
 
     def __init__(self, server: ServerCore) -> None:
         super().__init__(server)
-        self.tenant_id = str(uuid.uuid4())
+        self.tenant_id, self.client_id = shared_app(server)
         self.tenant_domain = "literauth-test.onmicrosoft.com"
-        self.client_id = str(uuid.uuid4())
         self.client_secret = SecretString(f"{secrets.token_urlsafe(3)[:3]}8Q~{secrets.token_urlsafe(30)}")
         self._registry_lock = threading.Lock()
         self._tenants: dict[str, _Tenant] = {}
@@ -229,6 +246,15 @@ class AzureAdEndpoint(OAuthTokenEndpoint):
         return next((t for t in self._tenants.values() if name in t.domains), None)
 
     # -- serving --------------------------------------------------------------------------
+
+    def accepts(
+        self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], form: Mapping[str, str]
+    ) -> bool:
+        """The token and discovery routes, for requests authenticated by a secret (or by nothing).
+
+        Requests carrying a client assertion go to the federated or certificate fakes.
+        """
+        return super().accepts(method, path, query, headers, form) and not has_assertion(form)
 
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
         token_path = _TOKEN_PATH.fullmatch(request.path)
