@@ -41,6 +41,7 @@ if _TYPE_CHECKING:
     from .azure import (
         AzureAdCredentialProvider,
         AzureCliCredentialProvider,
+        ClientCertificateCredentialProvider,
         ManagedIdentityCredentialProvider,
         WorkloadIdentityCredentialProvider,
     )
@@ -92,6 +93,7 @@ __all__ = [
     "BearerToken",
     "ChainProvider",
     "Client",
+    "ClientCertificateCredentialProvider",
     "ClientConfig",
     "ConfigurationError",
     "Credential",

@@ -31,7 +31,7 @@ SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adap
 
 PINNED_ALL = [
     "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
-    "ChainProvider", "Client", "ClientConfig", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
+    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
     "CredentialSourceError", "DefaultClient", "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",

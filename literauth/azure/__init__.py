@@ -1,12 +1,13 @@
 """Azure: Microsoft Entra ID (Azure AD) credentials for Azure OpenAI and other Azure APIs.
 
-One module per mechanism; `client_secret` is the app-registration secret and `workload_identity`
-the AKS federated token file (both the client-credentials grant, `_confidential`), `cli` the
-developer's `az login` (through `az account get-access-token`), `managed_identity` the identity
+One module per mechanism; `client_secret` is the app-registration secret, `workload_identity`
+the AKS federated token file and `client_certificate` the app's certificate (all three the
+client-credentials grant, `_confidential`), `cli` the developer's `az login` (through `az account get-access-token`), `managed_identity` the identity
 Azure assigns to a VM, App Service or container (IMDS, App Service).
 """
 
 from .cli import AzureCliCredentialProvider
+from .client_certificate import ClientCertificateCredentialProvider
 from .client_secret import AzureAdCredentialProvider
 from .managed_identity import ManagedIdentityCredentialProvider
 from .workload_identity import WorkloadIdentityCredentialProvider
@@ -14,6 +15,7 @@ from .workload_identity import WorkloadIdentityCredentialProvider
 __all__ = [
     "AzureAdCredentialProvider",
     "AzureCliCredentialProvider",
+    "ClientCertificateCredentialProvider",
     "ManagedIdentityCredentialProvider",
     "WorkloadIdentityCredentialProvider",
 ]

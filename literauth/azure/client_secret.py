@@ -25,13 +25,13 @@ if TYPE_CHECKING:
 __all__ = ["AzureAdCredentialProvider"]
 
 _PROVIDER = "azure.client_secret"
-_INSTEAD = "use AZURE_CLIENT_SECRET or AZURE_AD_TOKEN"
-#: Variables of Azure flows this provider does not support yet, and the flow each selects:
-#: when one is set and AZURE_CLIENT_SECRET is not, `from_env()` names the flow rather than
-#: only the missing secret, since the environment was plainly meant for that flow.
-_UNSUPPORTED_FLOWS: tuple[tuple[str, str], ...] = (
-    ("AZURE_FEDERATED_TOKEN_FILE", "workload identity"),
-    ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication"),
+_INSTEAD = "or set AZURE_CLIENT_SECRET or AZURE_AD_TOKEN for this one"
+#: Variables of Azure flows other providers handle, the flow each selects and that provider:
+#: when one is set and AZURE_CLIENT_SECRET is not, `from_env()` names the flow and the
+#: provider rather than only the missing secret, since the environment was plainly meant for it.
+_OTHER_FLOWS: tuple[tuple[str, str, str], ...] = (
+    ("AZURE_FEDERATED_TOKEN_FILE", "workload identity", "WorkloadIdentityCredentialProvider"),
+    ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication", "ClientCertificateCredentialProvider"),
 )
 
 
@@ -78,7 +78,8 @@ class AzureAdCredentialProvider(ConfidentialClientProvider):
 
         Without AZURE_CLIENT_SECRET, a set AZURE_FEDERATED_TOKEN_FILE (workload identity) or
         AZURE_CLIENT_CERTIFICATE_PATH (certificate authentication) makes the
-        `ConfigurationError` say that flow is not supported yet and what to use instead.
+        `ConfigurationError` name that flow and the provider for it
+        (`WorkloadIdentityCredentialProvider`, `ClientCertificateCredentialProvider`).
         """
         env = environment(environ)
         token = env.get("AZURE_AD_TOKEN")
@@ -89,7 +90,7 @@ class AzureAdCredentialProvider(ConfidentialClientProvider):
                     "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET instead"
                 )
             return StaticTokenProvider(SecretString(token.strip()))
-        _refuse_unsupported_flow(env)
+        _refuse_other_flow(env)
         values = require(
             env,
             cls.REQUIRED_ENV,
@@ -112,16 +113,18 @@ class AzureAdCredentialProvider(ConfidentialClientProvider):
         return (self._tenant_id, self._client_id, self._client_secret)
 
 
-def _refuse_unsupported_flow(env: Mapping[str, str]) -> None:
-    """`ConfigurationError` naming the flow when the environment sets up one this provider lacks.
+def _refuse_other_flow(env: Mapping[str, str]) -> None:
+    """`ConfigurationError` naming the flow and its provider when the environment sets up another flow.
 
     Only when AZURE_CLIENT_SECRET is unset or blank: a client secret, when given, is used.
     """
     if optional(env, "AZURE_CLIENT_SECRET") is not None:
         return
-    for variable, flow in _UNSUPPORTED_FLOWS:
+    for variable, flow, provider in _OTHER_FLOWS:
         if optional(env, variable) is not None:
-            raise ConfigurationError(f"{_PROVIDER}: {variable} is set, but {flow} is not supported yet; {_INSTEAD}")
+            raise ConfigurationError(
+                f"{_PROVIDER}: {variable} is set, which selects {flow}: use {provider} (literauth.azure), {_INSTEAD}"
+            )
 
 
 def _check_secret(provider: str, client_secret: object) -> SecretString:

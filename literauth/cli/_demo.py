@@ -173,7 +173,7 @@ def _format(report: DemoReport) -> str:
         lines.append(_outage_line(r))
     lines += ["", "Server counters (FakeIdentityServer's own):"]
     for r in report.providers:
-        lines.append(f"  {r.name:<24}{r.server_requests} requests = {r.issued} tokens issued + {r.refused} refused")
+        lines.append(f"  {r.name:<26}{r.server_requests} requests = {r.issued} tokens issued + {r.refused} refused")
     lines += ["", "Checks:"]
     total = held = 0
     for p in report.providers:
@@ -191,14 +191,14 @@ def _format(report: DemoReport) -> str:
 
 def _outage_line(r: ProviderRun) -> str:
     if r.outage_start is None or r.outage_end is None:
-        return f"  {r.name:<24}no outage took place"
+        return f"  {r.name:<26}no outage took place"
     recovered = (
         f"refreshed at {_clock_text(r.recovered_at)}, {r.recovered_margin / 60:.1f} min before it expired"
         if r.recovered_at is not None and r.recovered_margin is not None
         else "not refreshed afterwards"
     )
     return (
-        f"  {r.name:<24}{_clock_text(r.outage_start)}-{_clock_text(r.outage_end)}: "
+        f"  {r.name:<26}{_clock_text(r.outage_start)}-{_clock_text(r.outage_end)}: "
         f"{r.failed_refreshes} refresh attempts failed ({r.refused} requests refused); "
         f"{r.outage_calls} calls served on the cached token, {r.outage_failed} failed; {recovered}"
     )

@@ -39,6 +39,7 @@ from ._server import (
     ServerCore,
 )
 from .aws.sts import StsEndpoint
+from .azure.client_certificate import AzureCertificateEndpoint
 from .azure.client_secret import AzureAdEndpoint
 from .azure.managed_identity import AppServiceIdentityEndpoint, ImdsEndpoint
 from .azure.workload_identity import AzureFederatedEndpoint
@@ -168,6 +169,11 @@ class FakeIdentityServer(ServerCore):
     def azure_federated(self) -> AzureFederatedEndpoint:
         """The Azure AD endpoint for federated tokens and their OIDC issuer (`azure.workload_identity`)."""
         return self._typed("azure.workload_identity", AzureFederatedEndpoint)
+
+    @property
+    def azure_certificate(self) -> AzureCertificateEndpoint:
+        """The Azure AD endpoint for certificate assertions, with the app's test certificate (`azure.client_certificate`)."""
+        return self._typed("azure.client_certificate", AzureCertificateEndpoint)
 
     @property
     def sts(self) -> StsEndpoint:

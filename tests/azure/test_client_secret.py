@@ -235,19 +235,20 @@ def test_one_missing_variable_is_named(server: FakeIdentityServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("variable", "flow"),
-    [("AZURE_FEDERATED_TOKEN_FILE", "workload identity"), ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication")],
+    ("variable", "flow", "provider"),
+    [("AZURE_FEDERATED_TOKEN_FILE", "workload identity", "WorkloadIdentityCredentialProvider"),
+     ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate authentication", "ClientCertificateCredentialProvider")],
 )
-def test_unsupported_flow_is_named_when_the_secret_is_missing(
-    variable: str, flow: str, server: FakeIdentityServer
+def test_another_flow_and_its_provider_are_named_when_the_secret_is_missing(
+    variable: str, flow: str, provider: str, server: FakeIdentityServer
 ) -> None:
     env = {k: v for k, v in server.azure.environ().items() if k != "AZURE_CLIENT_SECRET"}
     env[variable] = " /var/run/secrets/azure/file\n"
     with pytest.raises(ConfigurationError) as caught:
         AzureAdCredentialProvider.from_env(env)
     assert str(caught.value) == (
-        f"azure.client_secret: {variable} is set, but {flow} is not supported yet; "
-        "use AZURE_CLIENT_SECRET or AZURE_AD_TOKEN"
+        f"azure.client_secret: {variable} is set, which selects {flow}: use {provider} (literauth.azure), "
+        "or set AZURE_CLIENT_SECRET or AZURE_AD_TOKEN for this one"
     )
     assert "/var/run" not in str(caught.value)  # the variable's value is never quoted
     assert server.azure.request_count == 0

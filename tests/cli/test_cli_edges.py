@@ -77,8 +77,9 @@ def test_no_environment_hint_for_a_missing_token_file(
 def test_the_environment_hint_for_a_variable_not_set(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # without the workload-identity file too, which the fakes' union environment also sets
-    _use(monkeypatch, {k: v for k, v in env.items() if k not in ("AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE")})
+    # without the workload-identity and certificate files too, which the fakes' union environment also sets
+    dropped = ("AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH")
+    _use(monkeypatch, {k: v for k, v in env.items() if k not in dropped})
     assert cli.main(["token", "azure"]) == 1
     assert ENV_HINT in capsys.readouterr().err
 
@@ -102,23 +103,25 @@ def test_check_never_hints_at_itself(
         assert "is a directory" in err
 
 
-# -- #22 Azure flows that are not supported -------------------------------------------------------------
+# -- #22 Azure flows of other providers are named--------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("variable", "flow"),
-    [("AZURE_FEDERATED_TOKEN_FILE", "workload identity"), ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate")],
+    ("variable", "flow", "provider"),
+    [("AZURE_FEDERATED_TOKEN_FILE", "workload identity", "WorkloadIdentityCredentialProvider"),
+     ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate", "ClientCertificateCredentialProvider")],
 )
-def test_unsupported_azure_flows_are_named(
-    variable: str, flow: str, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_other_azure_flows_are_named(
+    variable: str, flow: str, provider: str, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    partial = {k: v for k, v in env.items() if k not in ("AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE")}
+    dropped = ("AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH")
+    partial = {k: v for k, v in env.items() if k not in dropped}
     _use(monkeypatch, dict(partial, **{variable: str(tmp_path / "file")}))
     assert cli.main(["token", "azure"]) == 1
     err = capsys.readouterr().err
-    assert f"{variable} is set, but {flow}" in err and "not supported yet" in err
-    assert "use AZURE_CLIENT_SECRET or AZURE_AD_TOKEN" in err
+    assert f"{variable} is set, which selects {flow}" in err and f"use {provider}" in err
+    assert "or set AZURE_CLIENT_SECRET or AZURE_AD_TOKEN" in err
 
 
 # -- #24 unknown options are named -----------------------------------------------------------------------

@@ -139,14 +139,16 @@ _WITHOUT_CRYPTOGRAPHY = (
 )
 
 
-def test_demo_without_the_vertex_extra_runs_azure_and_sts() -> None:
+def test_demo_without_cryptography_runs_the_others() -> None:
     done = _python(_WITHOUT_CRYPTOGRAPHY.format(argv=["demo", "--threads", "2"]))
     assert done.returncode == 0, done.stdout + done.stderr
     skipped = [line for line in done.stderr.splitlines() if "skipped" in line]
-    expected = ("literauth: demo: skipped google.service_account: needs cryptography, pyjwt: "
-                "pip install 'literauth[vertex-auth]'")
-    assert skipped == [expected]
-    assert f"All {CLAIMS * (len(DEMO_SPECS) - 1)} claims held" in done.stdout and "google" not in done.stdout
+    line = "literauth: demo: skipped {}: needs cryptography, pyjwt: pip install 'literauth[{}]'"
+    expected = [line.format("azure.client_certificate", "azure-auth"),
+                line.format("google.service_account", "vertex-auth")]
+    assert skipped == expected
+    assert f"All {CLAIMS * (len(DEMO_SPECS) - 2)} claims held" in done.stdout
+    assert "google" not in done.stdout and "client_certificate" not in done.stdout
 
 
 def test_demo_ignores_proxy_variables() -> None:

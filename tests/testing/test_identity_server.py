@@ -97,8 +97,9 @@ def test_a_fake_missing_its_package_is_named_not_dropped(
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with FakeIdentityServer() as server:
-        reason = "needs cryptography: pip install 'literauth[vertex-auth]'"
-        assert server.unavailable == {"google.service_account": reason}
+        reason = "needs cryptography: pip install 'literauth[{}]'"
+        assert server.unavailable == {"google.service_account": reason.format("vertex-auth"),
+                                      "azure.client_certificate": reason.format("azure-auth")}
         env = server.environ(tmp_path)
         assert "GOOGLE_APPLICATION_CREDENTIALS" not in env and "AZURE_CLIENT_SECRET" in env
         with pytest.raises(FakeUnavailable, match=r"google.service_account: needs cryptography: pip install"):
@@ -134,8 +135,9 @@ def test_typed_helpers_ignore_proxy_variables(server: FakeIdentityServer) -> Non
     for make in helpers:
         with make() as provider:
             provider.resolve()
-    with server.provider("azure.workload_identity") as provider:
-        provider.resolve()
+    for name in ("azure.workload_identity", "azure.client_certificate"):
+        with server.provider(name) as provider:
+            provider.resolve()
     assert [e.request_count for e in server.endpoints.values()] == [1] * len(server.endpoints)
 
 

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from ...azure.client_secret import AzureAdCredentialProvider
 from ...credentials import UTC
 from ...secret import SecretString
-from .._oauth import FormField, OAuthTokenEndpoint, b64url
+from .._oauth import FormField, OAuthTokenEndpoint, b64url, b64url_decode
 from .._server import RecordedRequest, Refusal, Reply, Route, ServerCore
 
 __all__ = ["AzureAdEndpoint"]
@@ -62,6 +62,21 @@ def shared_app(server: ServerCore) -> tuple[str, str]:
 def has_assertion(form: Mapping[str, str]) -> bool:
     """Whether a token request authenticates with a client assertion rather than a secret."""
     return bool(form.get("client_assertion") or form.get("client_assertion_type"))
+
+
+def is_certificate_assertion(form: Mapping[str, str]) -> bool:
+    """Whether the request's client assertion is a JWT whose header names a certificate (``x5t``).
+
+    Certificate assertions go to the certificate fake, other assertions to the federated one.
+    """
+    assertion = form.get("client_assertion")
+    if not assertion:
+        return False
+    try:
+        header = json.loads(b64url_decode(str(assertion).split(".", 1)[0]))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(header, dict) and ("x5t" in header or "x5t#S256" in header)
 
 
 @dataclasses.dataclass

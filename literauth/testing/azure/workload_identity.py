@@ -39,6 +39,7 @@ from .client_secret import (
     _resource,
     _Tenant,
     has_assertion,
+    is_certificate_assertion,
 )
 
 __all__ = ["EXCHANGE_AUDIENCE", "AzureFederatedEndpoint", "FederatedCredential"]
@@ -212,10 +213,15 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
     def accepts(
         self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], form: Mapping[str, str]
     ) -> bool:
-        """Token requests carrying a client assertion (and discovery, when no other Azure fake serves it)."""
+        """Token requests carrying a client assertion (and discovery, when no other Azure fake serves it).
+
+        Certificate assertions (an ``x5t`` header) are the certificate fake's.
+        """
         if not any(route.matches(method, path, query, headers) for route in self.routes):
             return False
-        return has_assertion(form) or _DISCOVERY_PATH.fullmatch(path) is not None
+        if _DISCOVERY_PATH.fullmatch(path) is not None:
+            return True
+        return has_assertion(form) and not is_certificate_assertion(form)
 
     def _token(self, tenant: _Tenant, form: Mapping[str, str], request: RecordedRequest) -> Reply:
         """Entra's order: grant, app, scope, resource, then the assertion and the federated match."""
