@@ -103,8 +103,7 @@ def _load(data: bytes, password: SecretString | None, source: str) -> _LoadedCer
         raise ConfigurationError(f"{_PROVIDER}: {source} holds no certificate; it needs the key and the certificate")
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigurationError(
-            f"{_PROVIDER}: {source} holds a {type(key).__name__.removeprefix('_')} key; "
-            "Entra ID certificate credentials need an RSA key"
+            f"{_PROVIDER}: {source} holds {_key_kind(key)} key; Entra ID certificate credentials need an RSA key"
         )
     public = key.public_key().public_numbers()
     leaf = next((c for c in certificates if _public_numbers(c) == public), None)
@@ -119,6 +118,15 @@ def _load(data: bytes, password: SecretString | None, source: str) -> _LoadedCer
     digest = hashes.Hash(hashes.SHA1())
     digest.update(ders[0])
     return _LoadedCertificate(key, ders, _b64url(digest.finalize()))
+
+
+def _key_kind(key: object) -> str:
+    """"an EC", "an Ed25519", ... for a private key that is not RSA."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519
+
+    kinds = ((ec.EllipticCurvePrivateKey, "an EC"), (ed25519.Ed25519PrivateKey, "an Ed25519"),
+             (ed448.Ed448PrivateKey, "an Ed448"), (dsa.DSAPrivateKey, "a DSA"))
+    return next((name for cls, name in kinds if isinstance(key, cls)), "a non-RSA")
 
 
 def _public_numbers(certificate: Certificate) -> object:
