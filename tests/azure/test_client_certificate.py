@@ -6,6 +6,7 @@ Key material is generated at runtime (`make_test_certificate`); none is committe
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 import pathlib
@@ -311,8 +312,8 @@ def test_a_signature_that_does_not_verify_is_aadsts700027(
     impostor = make_test_certificate("impostor")
     # the registered certificate's thumbprint, but signed by another key
     provider = cert_fake.make_provider(session=server.session())
-    forged = provider._source.loaded.__class__(impostor.key, provider._source.loaded.chain, provider._source.loaded.x5t)
-    provider._source = provider._source.__class__(None, b"", None, False, forged)
+    source = provider._source  # construction refuses a key that does not match: swap it in afterwards
+    provider._source = dataclasses.replace(source, loaded=dataclasses.replace(source.loaded, key=impostor.key))
     with provider, pytest.raises(TokenEndpointError) as caught:
         provider.resolve()
     assert caught.value.error_code == "AADSTS700027"
@@ -330,7 +331,7 @@ def test_an_unknown_app_is_aadsts700016(server: FakeIdentityServer) -> None:
     assert _refused(server, client_id=str(uuid.uuid4())).error_code == "AADSTS700016"
 
 
-def test_the_secret_fake_turns_down_certificate_assertions_without_a_certificate_fake(
+def test_without_the_certificate_fake_no_other_azure_fake_takes_a_certificate_assertion(
     cert_fake: AzureCertificateEndpoint,
 ) -> None:
     from literauth._registry import SPECS
