@@ -127,7 +127,7 @@ def test_a_swallowed_refusal_still_fails_the_test(tmp_path: pathlib.Path) -> Non
     '''))
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist",
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "0",
              str(case)],
             check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
         )
