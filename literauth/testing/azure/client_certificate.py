@@ -19,16 +19,14 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import threading
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...azure.client_certificate import ClientCertificateCredentialProvider
 from ...credentials import UTC
 from .._oauth import b64url_decode
+from .._scratch import ScratchFiles
 from .._server import RecordedRequest, Refusal, Reply
 from .client_secret import (
     _DISCOVERY_PATH,
@@ -181,8 +179,7 @@ class AzureCertificateEndpoint(AzureAdEndpoint):
         self._certificate: TestCertificate | None = None
         self._certificate_lock = threading.Lock()
         self._certificates: dict[str, dict[str, RSAPublicKey]] = {}
-        self._file_dir: str | None = None
-        self._files = 0
+        self._scratch = ScratchFiles(self, "literauth-azure-cert-")
         super().__init__(server)
 
     def _register_defaults(self) -> None:
@@ -233,12 +230,7 @@ class AzureCertificateEndpoint(AzureAdEndpoint):
         return self.certificate.write(self._new_path() if path is None else path, data)
 
     def _new_path(self) -> str:
-        with self._lock:
-            if self._file_dir is None:
-                self._file_dir = tempfile.mkdtemp(prefix="literauth-azure-cert-")
-                weakref.finalize(self, shutil.rmtree, self._file_dir, True)
-            self._files += 1
-            return os.path.join(self._file_dir, f"client-certificate-{self._files}.pem")
+        return self._scratch.new_path("client-certificate", ".pem")
 
     # -- what a registered fake declares ------------------------------------------------
 

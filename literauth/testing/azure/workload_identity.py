@@ -16,10 +16,8 @@ import hmac
 import json
 import os
 import secrets
-import shutil
 import tempfile
 import uuid
-import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -29,6 +27,7 @@ from ...azure.workload_identity import WorkloadIdentityCredentialProvider
 from ...credentials import UTC
 from ...provider import RefreshingCredentialProvider
 from .._oauth import FormField, b64url, b64url_decode
+from .._scratch import ScratchFiles
 from .._server import RecordedRequest, Refusal, Reply, ServerCore
 from .client_secret import (
     _DISCOVERY_PATH,
@@ -94,8 +93,7 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
         self.subject = DEFAULT_SUBJECT
         self._key = secrets.token_bytes(32)
         self._federated: dict[str, list[FederatedCredential]] = {}
-        self._token_dir: str | None = None
-        self._token_files = 0
+        self._scratch = ScratchFiles(self, "literauth-azure-wi-")
         super().__init__(server)
 
     def _register_defaults(self) -> None:
@@ -175,12 +173,7 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
         return target
 
     def _new_token_path(self) -> str:
-        with self._lock:
-            if self._token_dir is None:
-                self._token_dir = tempfile.mkdtemp(prefix="literauth-azure-wi-")
-                weakref.finalize(self, shutil.rmtree, self._token_dir, True)
-            self._token_files += 1
-            return os.path.join(self._token_dir, f"azure-identity-token-{self._token_files}")
+        return self._scratch.new_path("azure-identity-token")
 
     # -- what a registered fake declares ------------------------------------------------
 
