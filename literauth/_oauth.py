@@ -7,7 +7,7 @@ Answers are read by pure functions of the `TokenResponse`, which names provider 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -80,9 +80,18 @@ def _seconds(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def parse_bearer_token(response: TokenResponse, provider: str = "", host: str = "") -> BearerToken:
-    """A `BearerToken` from `access_token` and `expires_in`, timed from when the request was sent.
+def parse_bearer_token(
+    response: TokenResponse,
+    provider: str = "",
+    host: str = "",
+    *,
+    expiry: Callable[[dict[str, Any], float], float | None] | None = None,
+    expiry_field: str = "expires_in",
+) -> BearerToken:
+    """A `BearerToken` from `access_token` and its expiry, timed from when the request was sent.
 
+    By default the expiry is `expires_in` seconds after sending; `expiry(data, sent_at)` reads
+    another form (Azure managed identity's `expires_on`), named `expiry_field` in messages.
     `provider` and `host` are for a response that does not carry them (a response built by hand, as tests do).
     """
     response = response.with_context(provider, host)
@@ -93,15 +102,19 @@ def parse_bearer_token(response: TokenResponse, provider: str = "", host: str = 
     token_type = data.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise response.malformed(f"answered with token_type {str(token_type)[:40]!r}, not Bearer")
-    expires_in = _seconds(data.get("expires_in"))
-    if expires_in is None:
-        raise response.malformed("answered without a numeric expires_in")
+    if expiry is None:
+        seconds = _seconds(data.get("expires_in"))
+        expires = None if seconds is None else response.sent_at + seconds
+    else:
+        expires = expiry(data, response.sent_at)
+    if expires is None:
+        raise response.malformed(f"answered without a numeric {expiry_field}")
     try:
-        expires_at = datetime.fromtimestamp(response.sent_at + expires_in, UTC)
+        expires_at: datetime | None = datetime.fromtimestamp(expires, UTC)
     except (OverflowError, OSError, ValueError):
         expires_at = None  # raised below, outside the handler
     if expires_at is None:
-        raise response.malformed("answered with an out-of-range expires_in")
+        raise response.malformed(f"answered with an out-of-range {expiry_field}")
     problem = None
     try:
         return BearerToken(SecretString(token), expires_at)

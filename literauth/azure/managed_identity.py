@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from .. import _safejson
 from .._env import environment, optional
 from .._http import ErrorDetails, TokenRequest, TokenResponse
-from .._oauth import _seconds, parse_json_object
+from .._oauth import _seconds, parse_bearer_token
 from .._url import UrlPolicy, check_endpoint_url
-from ..credentials import UTC, BearerToken
-from ..errors import ConfigurationError, TokenTextError
+from ..credentials import BearerToken
+from ..errors import ConfigurationError
 from ..provider import RefreshingCredentialProvider
 from ..secret import SecretString
 from ._common import DEFAULT_SCOPE, check_client_id, check_scope
@@ -271,28 +271,7 @@ def _expiry(data: Mapping[str, object], sent_at: float) -> float | None:
 
 def parse_token(response: TokenResponse) -> BearerToken:
     """A `BearerToken` from an IMDS or App Service answer; `MalformedResponseError` otherwise."""
-    data = parse_json_object(response)
-    token = data.get("access_token")
-    if not isinstance(token, str) or not token.strip():
-        raise response.malformed("answered without an access_token")
-    token_type = data.get("token_type", "Bearer")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise response.malformed(f"answered with token_type {str(token_type)[:40]!r}, not Bearer")
-    expires = _expiry(data, response.sent_at)
-    if expires is None:
-        raise response.malformed("answered without a readable expires_on or expires_in")
-    try:
-        expires_at: datetime | None = datetime.fromtimestamp(expires, UTC)
-    except (OverflowError, OSError, ValueError):
-        expires_at = None
-    if expires_at is None:
-        raise response.malformed("answered with an out-of-range expires_on")
-    problem = None
-    try:
-        return BearerToken(SecretString(token), expires_at)
-    except TokenTextError as exc:  # names the character and its position, never the token
-        problem = str(exc)
-    raise response.malformed(f"answered with an unusable access_token ({problem})")
+    return parse_bearer_token(response, expiry=_expiry, expiry_field="expires_on or expires_in")
 
 
 _NO_IDENTITY_HINT = (
