@@ -133,6 +133,30 @@ SPECS: tuple[ProviderSpec, ...] = (
         extra="bedrock-auth",
     ),
     ProviderSpec(
+        name="aws.sso",
+        cloud="aws",
+        class_name="SsoCredentialProvider",
+        module="literauth.aws.sso",
+        credential="aws",
+        required_env=(),  # a profile with sso_account_id/sso_role_name in ~/.aws/config, and a login
+        optional_env=("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                      "AWS_ENDPOINT_URL_SSO", "HOME"),
+        fake="literauth.testing.aws.sso:SsoPortalEndpoint",
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="aws.shared_config",
+        cloud="aws",
+        class_name="SharedConfigProvider",
+        module="literauth.aws.shared_config",
+        credential="aws",
+        required_env=(),  # ~/.aws/config and ~/.aws/credentials
+        optional_env=("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                      "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO", "HOME"),
+        fake=None,  # it fetches nothing itself: each source it picks is covered by that source's spec
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
         name="google.service_account",
         cloud="google",
         class_name="VertexOAuthCredentialProvider",
