@@ -37,7 +37,7 @@ from .provider import (
 from .secret import SecretString
 
 if _TYPE_CHECKING:
-    from .aws import WebIdentityCredentialProvider
+    from .aws import SharedConfigProvider, SsoCredentialProvider, WebIdentityCredentialProvider
     from .azure import (
         AzureAdCredentialProvider,
         AzureCliCredentialProvider,
@@ -112,8 +112,10 @@ __all__ = [
     "RefreshingCredentialProvider",
     "RetryPolicy",
     "SecretString",
+    "SharedConfigProvider",
     "SigV4Auth",
     "SourceNotConfigured",
+    "SsoCredentialProvider",
     "StaticTokenProvider",
     "SupportsResolve",
     "TokenEndpointError",
