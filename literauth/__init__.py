@@ -37,7 +37,11 @@ from .provider import (
 from .secret import SecretString
 
 if _TYPE_CHECKING:
-    from .aws import SharedConfigProvider, SsoCredentialProvider, WebIdentityCredentialProvider
+    from .aws import (
+        SharedConfigProvider,
+        SsoCredentialProvider,
+        WebIdentityCredentialProvider,
+    )
     from .azure import (
         AzureAdCredentialProvider,
         AzureCliCredentialProvider,

@@ -22,7 +22,12 @@ from .._http import ErrorDetails, TokenRequest, TokenResponse
 from .._oauth import parse_json_object
 from .._url import check_endpoint_url
 from ..credentials import UTC, AwsCredentials
-from ..errors import ConfigurationError, CredentialSourceError, SourceNotConfigured, TokenTextError
+from ..errors import (
+    ConfigurationError,
+    CredentialSourceError,
+    SourceNotConfigured,
+    TokenTextError,
+)
 from ..provider import RefreshingCredentialProvider
 from ..secret import SecretString
 from . import _profiles, _sts

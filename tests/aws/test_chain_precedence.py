@@ -26,9 +26,9 @@ from literauth.testing import FakeIdentityServer
 from literauth.testing.aws.sso import SsoPortalEndpoint
 
 botocore_session = pytest.importorskip("botocore.session")
-import botocore.credentials  # noqa: E402
-import botocore.exceptions  # noqa: E402
-import botocore.tokens  # noqa: E402
+import botocore.credentials
+import botocore.exceptions
+import botocore.tokens
 
 ROLE = "arn:aws:iam::123456789012:role/literauth-test"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPRECEDENCE"

@@ -6,7 +6,11 @@ import pathlib
 
 import pytest
 
-from literauth.aws import SharedConfigProvider, SsoCredentialProvider, WebIdentityCredentialProvider
+from literauth.aws import (
+    SharedConfigProvider,
+    SsoCredentialProvider,
+    WebIdentityCredentialProvider,
+)
 from literauth.aws.shared_config import StaticKeysProvider
 from literauth.errors import ConfigurationError, SourceNotConfigured
 from literauth.testing import FakeIdentityServer

@@ -11,9 +11,20 @@ import pytest
 from literauth.aws import SsoCredentialProvider
 from literauth.aws._profiles import load_shared_config
 from literauth.aws.sso import sso_settings, token_cache_key
-from literauth.errors import ConfigurationError, CredentialSourceError, SourceNotConfigured, TokenEndpointError
+from literauth.errors import (
+    ConfigurationError,
+    CredentialSourceError,
+    SourceNotConfigured,
+    TokenEndpointError,
+)
 from literauth.testing import FakeIdentityServer
-from literauth.testing.aws.sso import DEFAULT_ACCOUNT, DEFAULT_ROLE, DEFAULT_SESSION, DEFAULT_START_URL, SsoPortalEndpoint
+from literauth.testing.aws.sso import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_ROLE,
+    DEFAULT_SESSION,
+    DEFAULT_START_URL,
+    SsoPortalEndpoint,
+)
 
 from ..conftest import FakeClock, FakeSleep, assert_no_secret
 
@@ -162,8 +173,8 @@ def test_the_legacy_inline_form_keys_the_cache_by_start_url(server: FakeIdentity
         ("[default]\nregion = us-east-1\n", None),
         ("[default]\nsso_account_id = 111122223333\n", "lacks sso_role_name, sso_start_url, sso_region"),
         ("[default]\nsso_role_name = R\nsso_account_id = 1\nsso_session = gone\n", "no \\[sso-session gone\\]"),
-        ("[default]\nsso_role_name = R\nsso_account_id = 1\nsso_session = s\nsso_region = eu-west-1\n"
-         "[sso-session s]\nsso_region = us-east-1\nsso_start_url = https://x\n", "sso_region differs"),
+        (("[default]\nsso_role_name = R\nsso_account_id = 1\nsso_session = s\nsso_region = eu-west-1\n"
+          "[sso-session s]\nsso_region = us-east-1\nsso_start_url = https://x\n"), "sso_region differs"),
     ],
 )
 def test_profiles_that_are_not_or_not_fully_sso(tmp_path: pathlib.Path, config: str, problem: str | None) -> None:
