@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._env import environment
 from ..chain import ChainProvider
+from ..credentials import AwsCredentials, Credential
 from ..provider import CredentialProvider
 from . import _profiles
 from .shared_config import ProfileSources, region_for
@@ -45,7 +46,9 @@ Source = Callable[[], CredentialProvider]
 
 
 class _AwsChain(ChainProvider):
-    """The default chain, with the region and profile it was built for."""
+    """The default chain, with the region and profile it was built for; it gives `AwsCredentials`."""
+
+    credential_type: ClassVar[type[Credential]] = AwsCredentials
 
     def __init__(self, sources: list[tuple[str, Source]], settings: _Settings) -> None:
         super().__init__(sources, name="aws default chain")
