@@ -516,6 +516,118 @@ def test_sts_paths_leak_nothing(
     evidence.assert_clean({**CHOSEN, **web_tokens, **issued})
 
 
+# -- AWS IAM Identity Center (SSO) and shared-config profiles ---------------------------------------------
+
+PROFILE_SECRET = "wJalrXUtnFEMI/LeakCheck-Profile-Static-Secret-Key"
+
+
+def test_sso_and_profile_paths_leak_nothing(
+    server: FakeIdentityServer, evidence: Evidence, debug_logs: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path,
+) -> None:
+    from literauth.aws import SharedConfigProvider, SsoCredentialProvider
+    from literauth.testing.aws.sso import (
+        DEFAULT_ACCOUNT,
+        DEFAULT_ROLE,
+        DEFAULT_SESSION,
+        DEFAULT_START_URL,
+        SsoPortalEndpoint,
+    )
+
+    portal = server.endpoint("aws.sso")
+    assert isinstance(portal, SsoPortalEndpoint)
+    cache = tmp_path / "sso-cache"
+    clock = FakeClock(server.clock())
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "clock": clock}
+    logins: dict[str, str] = {}
+
+    def login(**extra: Any) -> pathlib.Path:
+        path = pathlib.Path(portal.write_token_cache(cache, **extra))
+        logins[f"sso login {len(logins)}"] = json.loads(path.read_text())["accessToken"]
+        return path
+
+    def build(**extra: Any) -> SsoCredentialProvider:
+        return SsoCredentialProvider(
+            start_url=DEFAULT_START_URL, sso_region="us-east-1", account_id=DEFAULT_ACCOUNT, role_name=DEFAULT_ROLE,
+            session_name=DEFAULT_SESSION, profile="leak", token_cache_dir=cache, endpoint=server.url,
+            session=server.session(), **{**options, **extra},
+        )
+
+    # success: fetch, refresh in the window, forced refresh
+    cache_file = login()
+    provider = build()
+    first = provider.resolve()
+    clock.advance(3600 - 200)
+    assert provider.resolve() is first
+    provider.resolve(force_refresh=True)
+    evidence.objects("after fetches", provider, first, provider.stats(), portal.issued_credentials)
+    provider.close()
+
+    def write(content: bytes) -> None:
+        cache_file.write_bytes(content)
+
+    faults: list[tuple[str, Callable[[], object], type[LiterAuthError]]] = [
+        ("revoked login", lambda: login(token="aoa-LeakCheck-revoked-portal-token-0123456789"), TokenEndpointError),
+        ("not assigned", lambda: setattr(portal, "assignments", set()), TokenEndpointError),
+        ("throttled", lambda: portal.fail_with("TooManyRequestsException", times=3), TokenEndpointError),
+        ("outage", lambda: portal.fail(500, times=3), TokenEndpointError),
+        ("html", lambda: portal.fail(200, "<html><body>oops</body></html>"), MalformedResponseError),
+        ("truncated", lambda: portal.enqueue(*[Fault(200, BODY_TOKEN * 3, truncate=True)] * 3), TransportError),
+        ("redirect", lambda: portal.fail(307, "", headers={"Location": f"https://evil.example/?t={logins['sso login 0']}"}),
+         TokenEndpointError),
+        ("expired login", lambda: login(lifetime=-60), CredentialSourceError),
+        ("missing cache file", cache_file.unlink, CredentialSourceError),
+        ("cache file not JSON", lambda: write(b"{" + logins["sso login 0"].encode()), CredentialSourceError),
+    ]
+    for name, setup, kind in faults:
+        login()
+        portal.assignments = None
+        setup()
+        with build() as failing:
+            evidence.expect(name, kind, failing.resolve)
+            evidence.expect(f"{name}, again while cooling down", kind, failing.resolve)
+            evidence.objects(name, failing, failing.stats())
+        portal.clear_faults()
+
+    # a portal (or proxy) echoing the token in its error
+    login()
+
+    def echo(request: Any, form: Mapping[str, str]) -> Reply:
+        sent = request.header("x-amz-sso_bearer_token") or ""
+        body = json.dumps({"message": f"token {sent} rejected", "__type": sent}).encode()
+        return Reply(401, body, {"x-amzn-ErrorType": sent, "x-amzn-RequestId": sent})
+
+    monkeypatch.setattr(portal, "respond", echo)
+    with build() as echoed:
+        evidence.expect("echoing portal", TokenEndpointError, echoed.resolve)
+    monkeypatch.undo()
+
+    # profiles: static keys, and files that are broken where a secret sits
+    credentials = tmp_path / "credentials"
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": str(tmp_path / "config"),
+           "HOME": str(tmp_path)}
+    credentials.write_text(f"[default]\naws_access_key_id = AKIALEAKCHECKPROFILE\naws_secret_access_key = {PROFILE_SECRET}\n")
+    profile = SharedConfigProvider(environ=env)
+    evidence.objects("static profile", profile, profile.resolve(), profile.describe(), profile.provider)
+    for name, text in {
+        "secret before a section": f"aws_secret_access_key = {PROFILE_SECRET}\n",
+        "secret on an unparsable line": f"[default]\n{PROFILE_SECRET}\n",
+        "secret twice": f"[default]\naws_secret_access_key = {PROFILE_SECRET}\naws_secret_access_key = {PROFILE_SECRET}\n",
+        "secret without its key id": f"[default]\naws_secret_access_key = {PROFILE_SECRET}\naws_access_key_id =\n",
+        "control character in the secret": f"[default]\naws_access_key_id = AKIA\naws_secret_access_key = {PROFILE_SECRET}\x1b\n",
+    }.items():
+        credentials.write_text(text)
+        evidence.expect(name, ConfigurationError, lambda: SharedConfigProvider(environ=env))
+
+    evidence.logs(debug_logs)
+    evidence.text("stderr", capfd.readouterr().err)
+    assert len(evidence.errors) == 2 * len(faults) + 1 + 5
+    issued = {f"sso {k}": v for k, v in aws_secrets(portal.issued_credentials).items()}
+    assert len(issued) == 3 * 3
+    evidence.assert_clean({**CHOSEN, **logins, **issued, "profile secret": PROFILE_SECRET,
+                           "profile key id": "AKIALEAKCHECKPROFILE"})
+
+
 # -- Google Vertex AI --------------------------------------------------------------------------------------
 
 
