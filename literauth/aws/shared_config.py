@@ -269,12 +269,7 @@ class ProfileSources:
         return SsoCredentialProvider.from_settings(settings, self._environ, **self._options)
 
     def _shared_credentials(self, profile: str) -> CredentialProvider:
-        section = self._config.credentials_profiles.get(profile, {})
-        where = f"profile {profile!r} in {self._config.credentials_file}"
-        keys = _static_keys(section, where)
-        if keys is None:
-            raise SourceNotConfigured(f"{where}: no aws_access_key_id")
-        return keys
+        return self._keys_in(self._config.credentials_profiles, self._config.credentials_file, profile)
 
     def _process(self, profile: str) -> CredentialProvider:
         command = _text(self._section(profile), "credential_process")
@@ -285,9 +280,13 @@ class ProfileSources:
         return ProcessCredentialsProvider(command, **self._options)
 
     def _config_file(self, profile: str) -> CredentialProvider:
-        section = self._config.config_profiles.get(profile, {})
-        where = f"profile {profile!r} in {self._config.config_file}"
-        keys = _static_keys(section, where)
+        return self._keys_in(self._config.config_profiles, self._config.config_file, profile)
+
+    @staticmethod
+    def _keys_in(sections: Mapping[str, Section], path: str, profile: str) -> CredentialProvider:
+        """The static keys of `profile` in one file (`sections`, read from `path`)."""
+        where = f"profile {profile!r} in {path}"
+        keys = _static_keys(sections.get(profile, {}), where)
         if keys is None:
             raise SourceNotConfigured(f"{where}: no aws_access_key_id")
         return keys
