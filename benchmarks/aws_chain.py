@@ -124,6 +124,7 @@ def measure(name: str, endpoint: Callable[[], contextlib.AbstractContextManager[
     with endpoint() as port, tempfile.TemporaryDirectory() as home:
         env = environment(port, home)
         for library, decide in (("literauth", literauth_decides), ("botocore", botocore_decides)):
+            decide(env)  # warm-up: the first run also imports requests or botocore's data
             times = [decide(env) for _ in range(repeat)]
             results[library] = {"median_s": statistics.median(times), "max_s": max(times), "runs": repeat}
     return results

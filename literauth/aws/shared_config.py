@@ -12,6 +12,7 @@ unknown ``credential_source`` is a `ConfigurationError` when the provider is bui
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -175,6 +176,7 @@ class ProfileSources:
             duration_seconds=_duration(profile, section),
             region=self._region,
             sts_endpoint=optional(self._environ, "AWS_ENDPOINT_URL_STS"),
+            environ=self._environ,
             **self._options,
         )
 
@@ -277,7 +279,9 @@ class ProfileSources:
             raise SourceNotConfigured(f"profile {profile!r} has no credential_process")
         from .process import ProcessCredentialsProvider
 
-        return ProcessCredentialsProvider(command, **self._options)
+        # `timeout` is an HTTP timeout for the other sources; a process has its own (per run).
+        options = {key: value for key, value in self._options.items() if key != "timeout"}
+        return ProcessCredentialsProvider(command, **options)
 
     def _config_file(self, profile: str) -> CredentialProvider:
         return self._keys_in(self._config.config_profiles, self._config.config_file, profile)
@@ -287,9 +291,11 @@ class ProfileSources:
         """The static keys of `profile` in one file (`sections`, read from `path`)."""
         where = f"profile {profile!r} in {path}"
         keys = _static_keys(sections.get(profile, {}), where)
-        if keys is None:
-            raise SourceNotConfigured(f"{where}: no aws_access_key_id")
-        return keys
+        if keys is not None:
+            return keys
+        if profile in sections:
+            raise SourceNotConfigured(f"{where} has no aws_access_key_id")
+        raise SourceNotConfigured(f"{path} has no profile {profile!r}" if os.path.isfile(path) else f"no file {path}")
 
 
 def _text(section: Section, key: str) -> str | None:
