@@ -10,7 +10,6 @@ This is what the per-cloud default chains are built from.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import threading
@@ -131,9 +130,8 @@ class ChainProvider(CredentialProvider):
         if not callable(with_scope):
             label = next((o.name for o in self._outcomes if o.status == "chosen"), type(chosen).__name__)
             raise ConfigurationError(f"{self.name}: the chosen source ({label}) has no other scopes")
-        scoped = copy.copy(self)
-        scoped._lock = threading.Lock()
-        scoped._chosen = with_scope(scope)
+        scoped = object.__new__(type(self))  # a copy: providers refuse copy's pickle protocol
+        scoped.__dict__.update(self.__dict__, _lock=threading.Lock(), _chosen=with_scope(scope))
         return scoped
 
     def invalidate(self) -> None:

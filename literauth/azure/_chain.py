@@ -17,7 +17,7 @@ from .._env import environment, optional
 from ..chain import ChainProvider
 from ..credentials import BearerToken
 from ..errors import ConfigurationError, SourceNotConfigured
-from ..provider import CredentialProvider, StaticTokenProvider
+from ..provider import CredentialProvider, StaticTokenProvider, check_options
 from ..secret import SecretString
 from .cli import AzureCliCredentialProvider
 from .client_certificate import ClientCertificateCredentialProvider
@@ -64,6 +64,7 @@ def default_chain(
         raise ConfigurationError(f"azure default chain: probe_timeout must be seconds in (0, 60], got {probe_timeout!r:.40}")
     if scope is not None and not isinstance(scope, str):
         raise ConfigurationError(f"azure default chain: scope must be a str, not {type(scope).__name__}")
+    check_options("default_chain", "azure default chain", options)  # a typo fails here, not at first use
     settings = _Sources(environ, scope, probe_timeout, options)
     return ChainProvider(
         [
