@@ -174,7 +174,8 @@ class InstanceMetadataCredentialsProvider(RefreshingCredentialProvider):
                 return self._stabilised(parse_json_credentials(response))
             if retry_for == 401:  # the session token expired early, or IMDS restarted
                 self._session = None
-            self._role = None  # a 404: the instance profile changed
+            else:  # a 404: the instance profile changed
+                self._role = None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _session_token(self, fetcher: TokenFetcher) -> SecretString | None:
