@@ -68,10 +68,9 @@ def test_the_token_file_is_read_again_and_stripped_for_every_fetch(
 
 
 def test_a_missing_token_file_is_a_source_error_naming_the_file(server: FakeIdentityServer, tmp_path: pathlib.Path) -> None:
-    with server.provider("aws.container", authorization_token_file=tmp_path / "gone",
-                         background_refresh=False) as provider:
-        with pytest.raises(CredentialSourceError, match="authorization token file .*gone does not exist"):
-            provider.resolve()
+    provider = server.provider("aws.container", authorization_token_file=tmp_path / "gone", background_refresh=False)
+    with provider, pytest.raises(CredentialSourceError, match="authorization token file .*gone does not exist"):
+        provider.resolve()
 
 
 def test_ecs_relative_uri_on_a_moved_host(server: FakeIdentityServer, fake: ContainerCredentialsEndpoint) -> None:
@@ -131,9 +130,9 @@ def test_bad_arguments_are_configuration_errors(arguments: dict[str, Any]) -> No
 
 def test_a_wrong_token_fails_once_and_is_not_retried(server: FakeIdentityServer, fake: ContainerCredentialsEndpoint) -> None:
     sleep = FakeSleep()
-    with server.provider("aws.container", authorization_token="eyJ.not-the-right-one", sleep=sleep) as provider:
-        with pytest.raises(TokenEndpointError, match="HTTP 401 InvalidToken: the service account token") as info:
-            provider.resolve()
+    provider = server.provider("aws.container", authorization_token="eyJ.not-the-right-one", sleep=sleep)
+    with provider, pytest.raises(TokenEndpointError, match="HTTP 401 InvalidToken: the service account token") as info:
+        provider.resolve()
     assert fake.request_count == 1 and sleep.calls == []  # botocore retries it 3 times over 3 s
     assert info.value.retryable is False
 

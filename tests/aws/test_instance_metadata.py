@@ -19,7 +19,13 @@ from literauth import (
     TransportError,
 )
 from literauth.aws import InstanceMetadataCredentialsProvider
-from literauth.aws.instance_metadata import MAX_STALE, ROLE_PATH, TOKEN_HEADER, TOKEN_PATH, TTL_HEADER
+from literauth.aws.instance_metadata import (
+    MAX_STALE,
+    ROLE_PATH,
+    TOKEN_HEADER,
+    TOKEN_PATH,
+    TTL_HEADER,
+)
 from literauth.credentials import AwsCredentials
 from literauth.testing import FakeIdentityServer, Fault, SyncedClock
 from literauth.testing.aws import InstanceMetadataEndpoint
@@ -128,9 +134,9 @@ def test_imdsv1_is_never_used_unless_allowed(server: FakeIdentityServer, fake: I
                                            caplog: pytest.LogCaptureFixture) -> None:
     fake.token_status = 403
     fake.imdsv1_allowed = True
-    with server.provider("aws.instance_metadata", open_session=False, background_refresh=False) as strict:
-        with pytest.raises(TokenEndpointError, match="HTTP 403.*allow_imdsv1=True"):
-            strict.resolve()
+    strict = server.provider("aws.instance_metadata", open_session=False, background_refresh=False)
+    with strict, pytest.raises(TokenEndpointError, match="HTTP 403.*allow_imdsv1=True"):
+        strict.resolve()
     assert _steps(fake) == [("PUT", TOKEN_PATH)]  # no silent v1 GET
     with caplog.at_level(logging.WARNING, "literauth"), server.provider(
         "aws.instance_metadata", open_session=False, allow_imdsv1=True
