@@ -7,7 +7,7 @@ botocore, the session token is kept until shortly before its TTL ends (renewed a
 IMDSv1 is used only when `allow_imdsv1=True` says so.
 
 Static stability: during an outage of the credential service IMDS hands out the last keys
-it had, already expired. As botocore does, they are then served a little longer (10 to 20
+it had, already expired. As botocore does, they are then served a little longer (17 to 25
 minutes, asking again before that ends), with a WARNING, and `stats().expiry_extended_from`
 says so; unlike botocore, only for `MAX_STALE` seconds past their stated expiry.
 
@@ -69,7 +69,7 @@ TOKEN_HEADER = "X-aws-ec2-metadata-token"
 DEFAULT_TOKEN_TTL = 21600  # six hours, IMDS's maximum and what botocore asks for
 _RENEW_BEFORE = 60.0  # renew the session token this long before IMDS forgets it
 _V1_RECHECK = 300.0  # with IMDSv1 allowed and refused tokens, try IMDSv2 again after this
-EXTENSION = 600.0  # static stability: serve expired keys this long, plus a jitter (botocore's window)
+EXTENSION = 900.0  # static stability: serve expired keys this long, plus a jitter (botocore's 15-min window)
 EXTENSION_JITTER = (120.0, 600.0)  # botocore's: 2 to 10 minutes, so instances do not ask in step
 MAX_STALE = 6 * 3600.0  # never serve keys more than this past their stated expiry
 _TIMEOUT = (1.0, 2.0)  # link-local: a connection is made at once or never (botocore: 1 s, 1 attempt)
