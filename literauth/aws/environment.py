@@ -9,6 +9,7 @@ environment is rewritten in place (a test, a sidecar updating ``os.environ``) pi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
@@ -37,6 +38,7 @@ SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
 #: Checked in this order, as botocore does: the legacy name wins when both are set.
 TOKEN_VARIABLES = ("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN")
 EXPIRATION = "AWS_CREDENTIAL_EXPIRATION"
+_DATE_LIKE = re.compile(r"[\dTZ:+. -]{1,40}", re.ASCII)  # quoted in a message; anything else may be a pasted key
 
 
 class EnvironmentCredentialsProvider(RefreshingCredentialProvider):
@@ -109,7 +111,8 @@ def _read(environ: Mapping[str, str], *, at_fetch: bool) -> AwsCredentials:
     if problem is None and expiration is not None:
         expires_at = _parse_timestamp(expiration)
         if expires_at is None:
-            problem = f"{EXPIRATION} is not an ISO-8601 time with a zone (2030-01-01T00:00:00Z): {expiration[:40]!r}"
+            shown = repr(expiration) if _DATE_LIKE.fullmatch(expiration) else f"({len(expiration)} characters)"
+            problem = f"{EXPIRATION} is not an ISO-8601 time with a zone (2030-01-01T00:00:00Z): {shown}"
     if problem is None:
         try:
             return AwsCredentials(

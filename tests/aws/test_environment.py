@@ -132,9 +132,11 @@ def test_keys_removed_from_the_mapping_are_a_source_error_at_the_next_read() -> 
 
 
 def test_an_unreadable_expiration_is_named() -> None:
-    env = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_CREDENTIAL_EXPIRATION": "tomorrow"}
-    with pytest.raises(ConfigurationError, match="AWS_CREDENTIAL_EXPIRATION is not an ISO-8601 time.*'tomorrow'"):
+    env = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_CREDENTIAL_EXPIRATION": "2030-13-01T00:00Z"}
+    with pytest.raises(ConfigurationError, match="AWS_CREDENTIAL_EXPIRATION is not an ISO-8601 time.*'2030-13-01T00:00Z'"):
         EnvironmentCredentialsProvider(env)
+    with pytest.raises(ConfigurationError, match=r"AWS_CREDENTIAL_EXPIRATION .*\(40 characters\)"):  # maybe a pasted key
+        EnvironmentCredentialsProvider(dict(env, AWS_CREDENTIAL_EXPIRATION=SECRET))
 
 
 def test_botocore_reads_the_same_expiry() -> None:
