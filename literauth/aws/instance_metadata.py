@@ -185,12 +185,23 @@ class InstanceMetadataCredentialsProvider(RefreshingCredentialProvider):
             return session.token
         request = TokenRequest(method="PUT", url=fetcher.url + TOKEN_PATH, headers={TTL_HEADER: str(self._ttl)})
         refused: TokenEndpointError | None = None
+        silent: TransportError | None = None
         try:
             response = fetcher.send(request, _parse_token_error)
         except TokenEndpointError as exc:
             if not self._allow_v1 or exc.status_code not in (403, 404, 405):
                 raise
             refused = exc
+        except TransportError as exc:
+            if exc.reason is not TransportReason.TIMEOUT:
+                raise
+            silent = exc
+        if silent is not None:  # raised here, outside the handler: no chained context
+            raise TransportError(
+                f"{silent}. In a container on EC2, IMDS answers the session-token PUT only when the "
+                "instance's metadata hop limit is 2 or more (HttpPutResponseHopLimit)",
+                reason=silent.reason, provider=_PROVIDER, host=silent.host,
+            )
         if refused is not None:
             _log.warning("%s: IMDS refused a session token (HTTP %s); using IMDSv1 as allow_imdsv1=True permits",
                          _PROVIDER, refused.status_code)

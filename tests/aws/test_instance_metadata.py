@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -323,3 +324,32 @@ def test_the_session_token_never_shows(provider: InstanceMetadataCredentialsProv
             provider.resolve(force_refresh=True)
     tokens = [t.expose_secret() for t in fake.issued_tokens]
     assert_no_secret([caplog.text, str(info.value), repr(provider), repr(provider.stats())], tokens)
+
+
+def test_concurrent_callers_share_one_fetch_of_all_three_steps(
+    server: FakeIdentityServer, fake: InstanceMetadataEndpoint
+) -> None:
+    fake.latency = 0.05  # every step is slow enough for the callers to pile up
+    barrier = threading.Barrier(8)
+    seen: list[object] = []
+    with server.provider("aws.instance_metadata", open_session=False) as provider:
+        def call() -> None:
+            barrier.wait()
+            seen.append(provider.resolve())
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert len(seen) == 8 and all(item is seen[0] for item in seen)
+    assert _steps(fake) == [("PUT", TOKEN_PATH), ("GET", ROLE_PATH), ("GET", CREDS_PATH)]
+
+
+def test_a_silent_token_request_names_the_hop_limit(server: FakeIdentityServer, fake: InstanceMetadataEndpoint) -> None:
+    fake.black_hole(5.0, times=3)
+    provider = server.provider("aws.instance_metadata", open_session=False, timeout=(1.0, 0.2), sleep=FakeSleep(),
+                               background_refresh=False)
+    with provider, pytest.raises(TransportError, match="hop limit is 2 or more") as info:
+        provider.resolve()
+    assert info.value.retryable and info.value.__context__ is None
