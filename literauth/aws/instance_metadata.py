@@ -300,8 +300,9 @@ class InstanceMetadataCredentialsProvider(RefreshingCredentialProvider):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TransportError(f"{_PROVIDER}: probe time ran out", reason=TransportReason.TIMEOUT)
-        fetcher = self._make_fetcher(
+        fetcher = self._make_fetcher(  # on the fetches' session: the probe's connection is kept for them
             self._fetcher.url, url_policy=UrlPolicy.METADATA, endpoint="IMDS endpoint",
+            session=self._settings.http.session or self._fetcher._get_session(),
             timeout=(remaining, remaining), retry=RetryPolicy(max_attempts=1, total_timeout=remaining),
         )
         try:
