@@ -161,13 +161,16 @@ class InstanceMetadataCredentialsProvider(RefreshingCredentialProvider):
     def _fetch(self) -> AwsCredentials:
         """The role's keys; once more with a new session after a 401, or a new role name after a 404."""
         for last in (False, True):
+            kept_session, kept_role = self._session, self._role
             token = self._session_token(self._fetcher)
             retry_for: int | None = None
             try:
                 role = self._role or self._role_name(self._fetcher, token)
                 response = self._get(self._fetcher, ROLE_PATH + role, token)
             except TokenEndpointError as exc:
-                if last or exc.status_code not in (401, 404):
+                stale = ((exc.status_code == 401 and self._session is kept_session)  # a kept token refused
+                         or (exc.status_code == 404 and kept_role is not None))  # a kept role gone
+                if last or not stale:
                     raise
                 retry_for = exc.status_code
             if retry_for is None:

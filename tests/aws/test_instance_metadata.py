@@ -127,6 +127,7 @@ def test_no_role_attached_is_named(provider: InstanceMetadataCredentialsProvider
     with pytest.raises(TokenEndpointError, match="HTTP 404.*instance profile") as info:
         provider.resolve()
     assert info.value.retryable is False
+    assert _steps(fake) == [("PUT", TOKEN_PATH), ("GET", ROLE_PATH)]  # not asked twice
     with pytest.raises(SourceNotConfigured, match="no IAM role is attached"):
         provider.probe(2.0)
 
