@@ -179,6 +179,41 @@ SPECS: tuple[ProviderSpec, ...] = (
         extra="bedrock-auth",
     ),
     ProviderSpec(
+        name="aws.environment",
+        cloud="aws",
+        class_name="EnvironmentCredentialsProvider",
+        module="literauth.aws.environment",
+        credential="aws",
+        required_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        optional_env=("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION"),
+        fake=None,  # no endpoint: the keys are in the environment
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="aws.container",
+        cloud="aws",
+        class_name="ContainerCredentialsProvider",
+        module="literauth.aws.container",
+        credential="aws",
+        required_env=(),  # one of the two URIs
+        optional_env=("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                      "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        fake="literauth.testing.aws.container:ContainerCredentialsEndpoint",
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="aws.instance_metadata",
+        cloud="aws",
+        class_name="InstanceMetadataCredentialsProvider",
+        module="literauth.aws.instance_metadata",
+        credential="aws",
+        required_env=(),  # none: without variables it asks IMDS
+        optional_env=("AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                      "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"),
+        fake="literauth.testing.aws.instance_metadata:InstanceMetadataEndpoint",
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
         name="google.service_account",
         cloud="google",
         class_name="VertexOAuthCredentialProvider",

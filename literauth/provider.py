@@ -283,6 +283,9 @@ class ProviderStats:
     last_refresh: datetime | None
     expires_at: datetime | None
     refreshing: bool
+    #: The expiry the endpoint stated for the cached credential while the provider serves it
+    #: past that (EC2 IMDS static stability during an outage); None otherwise.
+    expiry_extended_from: datetime | None = None
 
 
 _providers: weakref.WeakSet[RefreshingCredentialProvider] = weakref.WeakSet()
