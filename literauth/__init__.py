@@ -38,6 +38,9 @@ from .secret import SecretString
 
 if _TYPE_CHECKING:
     from .aws import (
+        ContainerCredentialsProvider,
+        EnvironmentCredentialsProvider,
+        InstanceMetadataCredentialsProvider,
         SharedConfigProvider,
         SsoCredentialProvider,
         WebIdentityCredentialProvider,
@@ -100,11 +103,14 @@ __all__ = [
     "ClientCertificateCredentialProvider",
     "ClientConfig",
     "ConfigurationError",
+    "ContainerCredentialsProvider",
     "Credential",
     "CredentialError",
     "CredentialProvider",
     "CredentialSourceError",
     "DefaultClient",
+    "EnvironmentCredentialsProvider",
+    "InstanceMetadataCredentialsProvider",
     "LiterAuthError",
     "MalformedResponseError",
     "ManagedIdentityCredentialProvider",

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .._env import environment
 from ..chain import ChainProvider
-from ..credentials import AwsCredentials, Credential
-from ..provider import CredentialProvider
+from ..credentials import AwsCredentials
+from ..errors import ConfigurationError
+from ..provider import CredentialProvider, check_options
 from . import _profiles
 from .shared_config import ProfileSources, region_for
 
@@ -48,10 +49,8 @@ Source = Callable[[], CredentialProvider]
 class _AwsChain(ChainProvider):
     """The default chain, with the region and profile it was built for; it gives `AwsCredentials`."""
 
-    credential_type: ClassVar[type[Credential]] = AwsCredentials
-
     def __init__(self, sources: list[tuple[str, Source]], settings: _Settings) -> None:
-        super().__init__(sources, name="aws default chain")
+        super().__init__(sources, name="aws default chain", credential_type=AwsCredentials)
         self._aws = settings
 
     @property
@@ -111,6 +110,9 @@ def default_chain(
     does. `environ` None means `os.environ`. `imds_timeout` bounds the instance metadata
     probe (seconds, all attempts). `options` go to the provider chosen.
     """
+    if not isinstance(imds_timeout, (int, float)) or isinstance(imds_timeout, bool) or not 0 < imds_timeout <= 60:
+        raise ConfigurationError(f"aws default chain: imds_timeout must be seconds in (0, 60], got {imds_timeout!r:.40}")
+    check_options("default_chain", "aws default chain", options)  # a typo fails here, not at first use
     env = environment(environ)
     explicit = profile is not None
     settings = _Settings(_profiles.profile_name(profile, env), env, options)

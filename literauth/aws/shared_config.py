@@ -20,7 +20,7 @@ from .._env import environment, optional
 from ..chain import ChainProvider, SourceOutcome
 from ..credentials import AwsCredentials, Credential
 from ..errors import ConfigurationError, SourceNotConfigured, TokenTextError
-from ..provider import CredentialProvider
+from ..provider import CredentialProvider, check_options
 from ..secret import SecretString
 from . import _profiles
 from ._profiles import Section, SharedConfig
@@ -331,6 +331,7 @@ class SharedConfigProvider(CredentialProvider):
         environ: Mapping[str, str] | None = None,
         **options: Unpack[ProviderOptions],
     ) -> None:
+        check_options(type(self).__name__, _NAME, options)  # static keys build no provider that would
         env = environment(environ)
         self._profile = _profiles.profile_name(profile, env)
         config = _profiles.load_shared_config(env)
