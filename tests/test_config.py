@@ -534,7 +534,7 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: pathlib.Path) -> 
     path = tmp_path / "proxy.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ModelConfigError) as excinfo:
-        load_models(path, environ={})
+        load_models(path, environ=dict(METADATA_OVERRIDES))  # bedrock/: IMDS refused, not reached
     error = excinfo.value
     assert isinstance(error, ConfigurationError)
     assert error.source == str(path)
@@ -547,7 +547,7 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: pathlib.Path) -> 
         (3, "claude", "timeout_secs", "positive"),
         (3, "claude", "fallbacks", "cannot fall back to itself"),
         (3, "claude", "fallbacks", "did you mean 'gpt-4o'"),
-        (3, "claude", None, "AWS_ROLE_ARN"),
+        (3, "claude", None, "aws default chain: no credential source is configured"),
         (4, "local", "base_url", "https"),
         (4, "local", "api_key", "add api_key"),
         (5, "gemini", None, "GOOGLE_APPLICATION_CREDENTIALS"),
@@ -670,7 +670,7 @@ BAD_ENTRIES = [
     (entry(provider_model="openai/gpt-4o"), 'api_key = "${OPENAI_API_KEY}"', "api_key"),
     (entry(provider_model="azure_ai/x"), 'api_key = "${AZURE_AI_API_KEY}"', "api_key"),
     (entry(provider_model="azure/gpt-4o"), "azure default chain: no credential source is configured", None),
-    (entry(provider_model="bedrock/x"), "AWS_ROLE_ARN", None),
+    (entry(provider_model="bedrock/x"), "aws default chain: no credential source is configured", None),
     (entry(provider_model="vertex_ai/x"), "GOOGLE_APPLICATION_CREDENTIALS", None),
 ]
 

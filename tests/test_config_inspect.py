@@ -144,7 +144,7 @@ def test_inspect_reports_each_entry(env: dict[str, str], tmp_path: pathlib.Path)
     assert gpt.variables == (VariableUse("AZURE_OPENAI_ENDPOINT", VariableState.UNSET, True),)
     assert gpt.usable and gpt.variables[0].satisfied
 
-    assert (claude.spec, claude.credentials, claude.usable) == ("aws.web_identity", "environment", False)
+    assert (claude.spec, claude.credentials, claude.usable) == ("aws.default", "environment", False)
     assert ["AWS_ROLE_ARN" in p.message for p in claude.problems] == [True]
 
     assert (mistral.spec, mistral.credentials) == (None, "api_key")

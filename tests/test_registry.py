@@ -33,12 +33,13 @@ def test_names_commands_and_prefixes_are_unique() -> None:
 
 
 def test_lookups() -> None:
-    assert by_name("aws.web_identity").command == "bedrock"
+    assert by_name("aws.web_identity").command is None  # the AWS chain took its command and prefix
+    assert by_command("bedrock") is by_command("aws") is by_prefix("bedrock") is by_name("aws.default")
     assert by_command("vertex") is by_prefix("vertex_ai")
     assert by_command("nosuch") is None and by_prefix("nosuch") is None
     assert by_command("azure") is by_prefix("azure") is by_name("azure.default")  # the chain, not one source
     assert isinstance(by_command("azure"), ChainSpec)
-    with pytest.raises(ConfigurationError, match="known: azure.default, azure.client_secret"):
+    with pytest.raises(ConfigurationError, match="known: azure.default, aws.default, azure.client_secret"):
         by_name("nosuch")
 
 

@@ -132,12 +132,15 @@ def test_a_directory_gets_the_loaders_message(
 def test_required_variables_of_the_spec_are_listed(
     env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _use(monkeypatch, {k: v for k, v in env.items() if not k.startswith("AWS_")})
+    # no AWS variable (instance metadata: the refused port `_use` sets), and a home without ~/.aws
+    kept = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    (tmp_path / "home").mkdir()
+    _use(monkeypatch, {**kept, "HOME": str(tmp_path / "home")})
     path = tmp_path / "models.toml"
     path.write_text('[[models]]\nname = "claude"\nprovider_model = "bedrock/anthropic.claude"\n')
     assert cli.main(["check", str(path)]) == 1
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("claude "))
-    assert "bedrock (from env)" in row and "AWS_ROLE_ARN=MISSING" in row and "AWS_WEB_IDENTITY_TOKEN_FILE=MISSING" in row
-    assert row.endswith("not usable")
-    assert "  claude: " in out  # the note says why
+    assert "bedrock (from env)" in row and row.endswith("not usable")
+    assert "  claude: " in out and "no credential source is configured" in out  # the note says why
+    assert "env: skipped (aws.environment: environment variable AWS_ACCESS_KEY_ID is not set)" in out
