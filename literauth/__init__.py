@@ -48,7 +48,11 @@ if _TYPE_CHECKING:
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
-    from .google import VertexOAuthCredentialProvider
+    from .google import (
+        ExternalAccountCredentialProvider,
+        ImpersonatedCredentialProvider,
+        VertexOAuthCredentialProvider,
+    )
     from .integrations.requests import BearerAuth, SigV4Auth, bearer_token_callable
 
 # Names loaded on first use, so `import literauth` stays cheap: providers come from the
@@ -101,6 +105,8 @@ __all__ = [
     "CredentialProvider",
     "CredentialSourceError",
     "DefaultClient",
+    "ExternalAccountCredentialProvider",
+    "ImpersonatedCredentialProvider",
     "LiterAuthError",
     "MalformedResponseError",
     "ManagedIdentityCredentialProvider",

@@ -6,6 +6,8 @@ Answers are read by pure functions of the `TokenResponse`, which names provider 
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -28,6 +30,7 @@ __all__ = [
     "JWT_BEARER_ASSERTION_TYPE",
     "JWT_BEARER_GRANT",
     "TOKEN_EXCHANGE_GRANT",
+    "basic_client_auth",
     "client_credentials",
     "jwt_bearer",
     "parse_bearer_token",
@@ -152,14 +155,17 @@ def _scope(scope: Scope | None) -> str | None:
 
 
 def _grant(
-    fetcher: TokenFetcher, form: Mapping[str, FormValue | None], parse_error: ErrorParser | None
+    fetcher: TokenFetcher,
+    form: Mapping[str, FormValue | None],
+    parse_error: ErrorParser | None,
+    headers: Mapping[str, FormValue] | None = None,
 ) -> BearerToken:
     """POST a grant form (parameters set to None are left out) and read the bearer token.
 
     `parse_error` reads the endpoint's error answers (Azure's AADSTS codes, Google's hints);
-    None means plain RFC 6749 §5.2 errors.
+    None means plain RFC 6749 §5.2 errors. `headers` are added (client authentication).
     """
-    request = TokenRequest(form={k: v for k, v in form.items() if v is not None})
+    request = TokenRequest(form={k: v for k, v in form.items() if v is not None}, headers=headers or {})
     return parse_bearer_token(fetcher.send(request, parse_error or parse_oauth_error))
 
 
@@ -230,6 +236,16 @@ def refresh_token(
     }, parse_error)
 
 
+def basic_client_auth(client_id: str, client_secret: SecretString | str | None) -> SecretString:
+    """RFC 6749 §2.3.1 HTTP Basic client authentication: the ``Authorization`` header value.
+
+    The id and secret are not form-encoded first, as Google's clients send them.
+    """
+    secret = "" if client_secret is None else _secret(client_secret).expose_secret()
+    pair = f"{client_id}:{secret}".encode()
+    return SecretString("Basic " + base64.b64encode(pair).decode("ascii"))
+
+
 def token_exchange(
     fetcher: TokenFetcher,
     subject_token: SecretString | str,
@@ -238,14 +254,24 @@ def token_exchange(
     audience: str | None = None,
     scope: Scope | None = None,
     requested_token_type: str | None = None,
+    options: Mapping[str, object] | None = None,
+    client_id: str | None = None,
+    client_secret: SecretString | str | None = None,
     parse_error: ErrorParser | None = None,
 ) -> BearerToken:
-    """RFC 8693 §2.1: trade a token from one issuer for an access token (Google external_account)."""
+    """RFC 8693 §2.1: trade a token from one issuer for an access token (Google external_account).
+
+    `options` (Google STS's non-standard features, e.g. ``{"userProject": ...}``) is sent as
+    a JSON object in the ``options`` parameter; `client_id` adds HTTP Basic client
+    authentication (§2.3.1) with `client_secret`.
+    """
+    headers = None if client_id is None else {"Authorization": basic_client_auth(client_id, client_secret)}
     return _grant(fetcher, {
         "grant_type": TOKEN_EXCHANGE_GRANT,
-        "subject_token": _secret(subject_token),
-        "subject_token_type": subject_token_type,
         "audience": audience,
         "scope": _scope(scope),
         "requested_token_type": requested_token_type,
-    }, parse_error)
+        "subject_token": _secret(subject_token),
+        "subject_token_type": subject_token_type,
+        "options": json.dumps(dict(options), separators=(",", ":")) if options else None,
+    }, parse_error, headers)

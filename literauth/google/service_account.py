@@ -23,6 +23,7 @@ from ..credentials import BearerToken
 from ..errors import ConfigurationError
 from ..provider import RefreshingCredentialProvider
 from ..secret import SecretString
+from ._scopes import normalize_scopes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -184,15 +185,7 @@ def _load_service_account(info: object, source: str) -> _ServiceAccount:
 
 def _normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
     """Scopes as a tuple; a string may hold several separated by spaces."""
-    if not isinstance(scopes, (str, Iterable)) or isinstance(scopes, (bytes, Mapping)):
-        raise TypeError(f"scopes must be a string or an iterable of strings, not {type(scopes).__name__}")
-    items = scopes.split() if isinstance(scopes, str) else list(scopes)
-    if not items or not all(isinstance(s, str) and s.strip() for s in items):
-        raise ConfigurationError(f"{_PROVIDER}: scopes must be one or more non-empty strings")
-    for scope in items:
-        if len(scope.split()) != 1:
-            raise ConfigurationError(f"{_PROVIDER}: a scope must not contain whitespace, got {scope!r}")
-    return tuple(dict.fromkeys(s.strip() for s in items))
+    return normalize_scopes(_PROVIDER, scopes)
 
 
 def _read_key_file(path: str | os.PathLike[str]) -> Any:
