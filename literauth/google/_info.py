@@ -1,7 +1,6 @@
-"""Reading Google credential configuration files (ADC JSON): size-capped, errors naming the file.
+"""Fields of Google credential configuration files (ADC JSON), checked with messages naming the field.
 
-Messages name the path and what is wrong, never the content: these files hold client
-secrets and refresh tokens.
+Messages name the file and the field, never a value that could be a secret.
 """
 
 from __future__ import annotations
@@ -10,36 +9,19 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .. import _safejson
 from ..errors import ConfigurationError
+from ._files import read_json_file
 
 __all__ = ["DEFAULT_UNIVERSE", "optional_text", "read_info_file", "universe_domain"]
 
 DEFAULT_UNIVERSE = "googleapis.com"
-_MAX_FILE = 1024 * 1024  # a credential configuration is a few kB
 
 
 def read_info_file(provider: str, path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     """The JSON object in the file at `path`; `ConfigurationError` naming `what` and the path."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike naming a {what}, not {type(path).__name__}")
-    name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            raw = handle.read(_MAX_FILE + 1)
-    except FileNotFoundError:
-        raise ConfigurationError(f"{provider}: {what} {name} does not exist") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{provider}: {what} {name} cannot be read ({type(exc).__name__})") from None
-    except ValueError:  # a NUL character, or a name the file system encoding cannot hold
-        raise ConfigurationError(f"{provider}: {what} {name!r} is not a usable path") from None
-    if len(raw) > _MAX_FILE:
-        raise ConfigurationError(f"{provider}: {what} {name} is larger than 1 MiB")
-    parsed = _safejson.loads(raw)
-    if isinstance(parsed, _safejson.Invalid):
-        raise ConfigurationError(f"{provider}: {what} {name} is {parsed}")
+    parsed = read_json_file(path, provider=provider, what=what)
     if not isinstance(parsed, dict):
-        raise ConfigurationError(f"{provider}: {what} {name} is not a JSON object")
+        raise ConfigurationError(f"{provider}: {what} {os.fspath(path)} is not a JSON object")
     return parsed
 
 

@@ -1,4 +1,4 @@
-"""OAuth scopes for the Google providers: one string, several separated by spaces, or an iterable."""
+"""OAuth scopes as every Google provider takes them: one string, several separated by spaces, or an iterable."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import ConfigurationError
 
-__all__ = ["DEFAULT_SCOPE", "normalize_scopes"]
-
-DEFAULT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+__all__ = ["normalize_scopes"]
 
 
 def normalize_scopes(provider: str, scopes: str | Iterable[str]) -> tuple[str, ...]:
-    """Scopes as a tuple without duplicates; a string may hold several separated by spaces."""
+    """Scopes as a tuple without duplicates; a string may hold several separated by spaces.
+
+    A value that is not a string or an iterable of them is a `TypeError`; an empty one, or a
+    scope holding whitespace, a `ConfigurationError` naming `provider`.
+    """
     if not isinstance(scopes, (str, Iterable)) or isinstance(scopes, (bytes, Mapping)):
         raise TypeError(f"scopes must be a string or an iterable of strings, not {type(scopes).__name__}")
     items = scopes.split() if isinstance(scopes, str) else list(scopes)

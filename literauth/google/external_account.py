@@ -31,8 +31,9 @@ from ..secret import SecretString
 from . import _iam
 from ._aws_subject import AwsSource
 from ._info import optional_text, read_info_file, universe_domain
-from ._scopes import DEFAULT_SCOPE, normalize_scopes
+from ._scopes import normalize_scopes
 from ._subject import SubjectTokenSource, source_from_info
+from .service_account import DEFAULT_SCOPE
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -21,7 +21,8 @@ from ..errors import ConfigurationError
 from ..provider import RefreshingCredentialProvider, SupportsResolve
 from . import _iam
 from ._info import read_info_file, universe_domain
-from ._scopes import DEFAULT_SCOPE, normalize_scopes
+from ._scopes import normalize_scopes
+from .service_account import DEFAULT_SCOPE
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...credentials import UTC
 from .._oauth import b64url
 from .._scratch import ScratchFiles
-from .._server import Endpoint, RecordedRequest, Refusal, Reply, Route, ServerCore
+from .._server import (
+    Endpoint,
+    Fault,
+    RecordedRequest,
+    Refusal,
+    Reply,
+    Route,
+    ServerCore,
+)
+from .sts import GoogleStsEndpoint
 
 if TYPE_CHECKING:
     from ...google.impersonated import ImpersonatedCredentialProvider
@@ -32,6 +41,7 @@ DELEGATE = "literauth-delegate@literauth-test.iam.gserviceaccount.com"
 MAX_LIFETIME = 3600  # without the org policy that allows 12 hours
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 _PATH = re.compile(r"/v1/projects/(?P<project>[^/]+)/serviceAccounts/(?P<account>[^/:]+):generateAccessToken")
+SOURCE_PATH = "/v1/impersonation-source/token"  # the private STS that `environ()`'s source uses
 _LIFETIME = re.compile(r"(\d+)s")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
 
@@ -48,10 +58,14 @@ class GoogleIamEndpoint(Endpoint):
     """
 
     name = "google_iam"
-    routes: ClassVar[tuple[Route, ...]] = (Route(frozenset({"POST"}), _PATH),)
+    routes: ClassVar[tuple[Route, ...]] = (Route(frozenset({"POST"}), _PATH), Route(frozenset({"POST"}), SOURCE_PATH))
 
     def __init__(self, server: ServerCore) -> None:
         super().__init__(server)
+        # The source of `environ()`'s file federates through a private STS of its own, so
+        # this endpoint's counters and faults stay one request per impersonated token.
+        self._source_sts = _SourceSts(server)
+        self.source_requests: list[RecordedRequest] = []
         self.service_accounts = {TARGET, DELEGATE}
         self.max_lifetime = MAX_LIFETIME
         self._sources: set[str] = set()
@@ -84,7 +98,16 @@ class GoogleIamEndpoint(Endpoint):
         super().reset()
         with self._lock:
             self._issued.clear()
+            self.source_requests.clear()
+        self._source_sts.reset()
         self.max_lifetime = MAX_LIFETIME
+
+    def _record(self, request: RecordedRequest) -> Fault | None:
+        if request.path == SOURCE_PATH:  # the private STS: not counted, never faulted
+            with self._lock:
+                self.source_requests.append(request)
+            return None
+        return super()._record(request)
 
     # -- what a registered fake declares ------------------------------------------------
 
@@ -108,9 +131,7 @@ class GoogleIamEndpoint(Endpoint):
 
     def environ(self, directory: str | os.PathLike[str] | None = None) -> dict[str, str]:
         """`GOOGLE_APPLICATION_CREDENTIALS`: an impersonation file whose source federates through the STS fake."""
-        from .sts import GoogleStsEndpoint
-
-        sts = next(e for e in self.server.endpoints.values() if isinstance(e, GoogleStsEndpoint))
+        sts = self._source_sts
         folder = os.fspath(directory) if directory is not None else None
         token = None if folder is None else os.path.join(folder, "google-impersonation-subject-token")
         source = sts.config({"file": sts.write_subject_token(token), "format": {"type": "text"}})
@@ -134,6 +155,8 @@ class GoogleIamEndpoint(Endpoint):
         return Reply(refusal.status, json.dumps(body).encode(), content_type="application/json; charset=UTF-8")
 
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
+        if request.path == SOURCE_PATH:
+            return self._source_sts.answer(request, form)
         match = _PATH.fullmatch(request.path)
         assert match is not None  # routed by the same pattern
         bearer = (request.header("Authorization") or "").removeprefix("Bearer ")
@@ -173,10 +196,19 @@ class GoogleIamEndpoint(Endpoint):
         with self._lock:
             if bearer in self._sources:
                 return True
+        if bearer in self._source_sts.issued_tokens:
+            return True
         for endpoint in self.server.endpoints.values():
             if bearer in getattr(endpoint, "issued_tokens", ()):
                 return True
         return False
+
+
+class _SourceSts(GoogleStsEndpoint):
+    """The STS exchange on `SOURCE_PATH`, served through `GoogleIamEndpoint` (not a registered fake)."""
+
+    path = SOURCE_PATH
+    routes = GoogleStsEndpoint.token_route(SOURCE_PATH)
 
 
 def _stamp(epoch: float) -> str:

@@ -114,7 +114,8 @@ class GoogleStsEndpoint(OAuthTokenEndpoint):
 
     name = "google_sts"
     secret_fields = frozenset({"subject_token"})
-    routes = OAuthTokenEndpoint.token_route("/v1/token")
+    path = "/v1/token"
+    routes = OAuthTokenEndpoint.token_route(path)
     form_fields = _FORM
     fixture_alias: ClassVar[str | None] = None
 
@@ -134,7 +135,7 @@ class GoogleStsEndpoint(OAuthTokenEndpoint):
     @property
     def token_url(self) -> str:
         """The URL exchanges are posted to."""
-        return f"{self.server.url}/v1/token"
+        return f"{self.server.url}{self.path}"
 
     def add_aws_keys(self, *, session_token: bool = True) -> AwsKeys:
         """New AWS keys the fake accepts signatures from (an assumed role's, with a session token)."""
