@@ -357,9 +357,9 @@ def test_expire_time_is_read_with_or_without_fractions(
 def test_an_unreadable_expire_time_is_malformed(server: FakeIdentityServer, sts: GoogleStsEndpoint,
                                                  iam: GoogleIamEndpoint) -> None:
     iam.fail(200, json.dumps({"accessToken": "ya29.fixed-token", "expireTime": "tomorrow"}))
-    with build(server, sts.config(service_account_impersonation_url=iam.generate_url())) as provider:
-        with pytest.raises(MalformedResponseError, match="expireTime"):
-            provider.resolve()
+    info = sts.config(service_account_impersonation_url=iam.generate_url())
+    with build(server, info) as provider, pytest.raises(MalformedResponseError, match="expireTime"):
+        provider.resolve()
 
 
 # -- AWS ---------------------------------------------------------------------------------------------

@@ -22,7 +22,11 @@ from google.auth import identity_pool, impersonated_credentials
 from google.auth.transport.requests import Request
 from google.oauth2 import credentials as user_credentials
 
-from literauth import ExternalAccountCredentialProvider, ImpersonatedCredentialProvider, StaticTokenProvider
+from literauth import (
+    ExternalAccountCredentialProvider,
+    ImpersonatedCredentialProvider,
+    StaticTokenProvider,
+)
 from literauth.secret import SecretString
 from literauth.testing import FakeIdentityServer, RecordedRequest
 from literauth.testing.google.iam import TARGET, GoogleIamEndpoint

@@ -104,9 +104,9 @@ def test_refusals_carry_googles_status_and_a_hint(server: FakeIdentityServer, ia
 
 
 def test_a_bearer_the_fake_never_issued_is_unauthenticated(server: FakeIdentityServer, iam: GoogleIamEndpoint) -> None:
-    with impersonate(server, iam, StaticTokenProvider("ya29.not-issued-by-any-fake")) as provider:
-        with pytest.raises(TokenEndpointError) as caught:
-            provider.resolve()
+    unknown = StaticTokenProvider("ya29.not-issued-by-any-fake")
+    with impersonate(server, iam, unknown) as provider, pytest.raises(TokenEndpointError) as caught:
+        provider.resolve()
     assert caught.value.error_code == "UNAUTHENTICATED" and "ya29.not-issued-by-any-fake" not in str(caught.value)
 
 
