@@ -421,9 +421,10 @@ def test_aws_web_identity_from_the_environment_is_used(
     aws = server.sts
     web_env = aws.environ(tmp_path)
     env = {**web_env, "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": server.url}
-    with build(server, sts.aws_config(), environ=env) as provider, pytest.raises(TokenEndpointError, match="signature"):
-        provider.resolve()  # the fake STS's keys are not Google's fake's: refused, but signed by them
+    with build(server, sts.aws_config(), environ=env) as provider:
+        provider.resolve()
     issued = aws.issued_credentials[-1]
+    assert sts.exchanges[-1].subject == f"arn:aws:sts::123456789012:assumed-role/literauth-test/{issued.session_name}"
     headers = {h["key"]: h["value"] for h in decoded(sts.requests[-1].form["subject_token"])["headers"]}
     assert f"Credential={issued.access_key_id.expose_secret()}/" in headers["Authorization"]
     assert headers["x-amz-security-token"] == issued.session_token.expose_secret()

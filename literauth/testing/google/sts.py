@@ -107,8 +107,8 @@ class GoogleStsEndpoint(OAuthTokenEndpoint):
     """Google's STS token exchange for OIDC-token and AWS-signature pool providers.
 
     Pool providers: `OIDC_AUDIENCE` trusts this endpoint's `oidc` issuer (tokens from
-    `issue_subject_token()`); `AWS_AUDIENCE` trusts `aws_keys` (and keys added with
-    `add_aws_keys()`); `WORKFORCE_AUDIENCE` is a workforce pool trusting the issuer, which
+    `issue_subject_token()`); `AWS_AUDIENCE` trusts `aws_keys`, keys added with
+    `add_aws_keys()`, and the keys the server's AWS STS fake issued; `WORKFORCE_AUDIENCE` is a workforce pool trusting the issuer, which
     needs `options={"userProject": ...}` or client authentication (`register_client()`).
     """
 
@@ -332,8 +332,19 @@ class GoogleStsEndpoint(OAuthTokenEndpoint):
         return arn
 
     def _keys(self) -> dict[str, AwsKeys]:
+        """Its own keys, and those the server's AWS STS fake issued (an EKS pod's role keys)."""
         with self._lock:
-            return dict(self._known_keys)
+            keys = dict(self._known_keys)
+        for endpoint in self.server.endpoints.values():
+            for issued in getattr(endpoint, "issued_credentials", ()):
+                role = issued.role_arn.rsplit("/", 1)[-1]
+                account = issued.role_arn.split(":")[4]
+                keys[issued.access_key_id.expose_secret()] = AwsKeys(
+                    issued.access_key_id.expose_secret(), issued.secret_access_key.expose_secret(),
+                    issued.session_token.expose_secret(),
+                    f"arn:aws:sts::{account}:assumed-role/{role}/{issued.session_name}",
+                )
+        return keys
 
 
 def _options(value: str | None) -> dict[str, Any] | None:
