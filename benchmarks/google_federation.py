@@ -23,10 +23,10 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from literauth import ExternalAccountCredentialProvider  # noqa: E402
-from literauth.testing import FakeIdentityServer  # noqa: E402
-from literauth.testing.google.iam import GoogleIamEndpoint  # noqa: E402
-from literauth.testing.google.sts import GoogleStsEndpoint  # noqa: E402
+from literauth import ExternalAccountCredentialProvider
+from literauth.testing import FakeIdentityServer
+from literauth.testing.google.iam import GoogleIamEndpoint
+from literauth.testing.google.sts import GoogleStsEndpoint
 
 CLOUD = "https://www.googleapis.com/auth/cloud-platform"
 

@@ -90,18 +90,20 @@ def parse_bearer_token(
     *,
     expiry: Callable[[dict[str, Any], float], float | None] | None = None,
     expiry_field: str = "expires_in",
+    token_field: str = "access_token",
 ) -> BearerToken:
     """A `BearerToken` from `access_token` and its expiry, timed from when the request was sent.
 
     By default the expiry is `expires_in` seconds after sending; `expiry(data, sent_at)` reads
-    another form (Azure managed identity's `expires_on`), named `expiry_field` in messages.
+    another form (Azure managed identity's `expires_on`, IAM's `expireTime`), named
+    `expiry_field` in messages; `token_field` names the token (IAM's `accessToken`).
     `provider` and `host` are for a response that does not carry them (a response built by hand, as tests do).
     """
     response = response.with_context(provider, host)
     data = parse_json_object(response)
-    token = data.get("access_token")
+    token = data.get(token_field)
     if not isinstance(token, str) or not token.strip():
-        raise response.malformed("answered without an access_token")
+        raise response.malformed(f"answered without an {token_field}")
     token_type = data.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise response.malformed(f"answered with token_type {str(token_type)[:40]!r}, not Bearer")
@@ -111,7 +113,7 @@ def parse_bearer_token(
     else:
         expires = expiry(data, response.sent_at)
     if expires is None:
-        raise response.malformed(f"answered without a numeric {expiry_field}")
+        raise response.malformed(f"answered without a {'numeric' if expiry is None else 'usable'} {expiry_field}")
     try:
         expires_at: datetime | None = datetime.fromtimestamp(expires, UTC)
     except (OverflowError, OSError, ValueError):
@@ -123,7 +125,7 @@ def parse_bearer_token(
         return BearerToken(SecretString(token), expires_at)
     except TokenTextError as exc:  # names the character and its position, never the token
         problem = str(exc)
-    raise response.malformed(f"answered with an unusable access_token ({problem})")
+    raise response.malformed(f"answered with an unusable {token_field} ({problem})")
 
 
 def parse_oauth_error(response: TokenResponse, *_context: str) -> ErrorDetails:

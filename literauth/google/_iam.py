@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from .. import _safejson
 from .._http import ErrorDetails, TokenFetcher, TokenRequest, TokenResponse
-from .._oauth import parse_json_object
+from .._oauth import parse_bearer_token
 from ..credentials import BearerToken, parse_rfc3339
-from ..errors import ConfigurationError, TokenTextError
+from ..errors import ConfigurationError
 from ..secret import SecretString
 
 __all__ = [
@@ -109,20 +108,14 @@ def generate_access_token(
 
 def parse_generated_token(response: TokenResponse) -> BearerToken:
     """`accessToken` and `expireTime` of a generateAccessToken answer."""
-    data = parse_json_object(response)
-    token = data.get("accessToken")
-    if not isinstance(token, str) or not token.strip():
-        raise response.malformed("answered without an accessToken")
+    return parse_bearer_token(response, expiry=_expire_time, expiry_field="expireTime", token_field="accessToken")
+
+
+def _expire_time(data: dict[str, Any], sent_at: float) -> float | None:
+    """`expireTime` (absolute RFC 3339) as epoch seconds; None when absent or unreadable."""
     stamp = data.get("expireTime")
-    expires: datetime | None = parse_rfc3339(stamp.strip()) if isinstance(stamp, str) else None
-    if expires is None:
-        raise response.malformed("answered without a readable RFC 3339 expireTime")
-    problem = None
-    try:
-        return BearerToken(SecretString(token), expires)
-    except TokenTextError as exc:  # names the character and its position, never the token
-        problem = str(exc)
-    raise response.malformed(f"answered with an unusable accessToken ({problem})")
+    expires = parse_rfc3339(stamp.strip()) if isinstance(stamp, str) else None
+    return None if expires is None else expires.timestamp()
 
 
 _HINTS = {

@@ -41,20 +41,6 @@ IAM_SCOPE = "https://www.googleapis.com/auth/iam"
 CLOUD = "https://www.googleapis.com/auth/cloud-platform"
 
 
-@pytest.fixture
-def sts(server: FakeIdentityServer) -> GoogleStsEndpoint:
-    endpoint = server.endpoint("google.external_account")
-    assert isinstance(endpoint, GoogleStsEndpoint)
-    return endpoint
-
-
-@pytest.fixture
-def iam(server: FakeIdentityServer) -> GoogleIamEndpoint:
-    endpoint = server.endpoint("google.impersonated")
-    assert isinstance(endpoint, GoogleIamEndpoint)
-    return endpoint
-
-
 def build(server: FakeIdentityServer, info: dict[str, Any], **kwargs: Any) -> ExternalAccountCredentialProvider:
     kwargs.setdefault("session", server.session())
     kwargs.setdefault("sleep", FakeSleep())

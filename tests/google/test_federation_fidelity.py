@@ -36,20 +36,6 @@ CLOUD = "https://www.googleapis.com/auth/cloud-platform"
 
 
 @pytest.fixture
-def sts(server: FakeIdentityServer) -> GoogleStsEndpoint:
-    endpoint = server.endpoint("google.external_account")
-    assert isinstance(endpoint, GoogleStsEndpoint)
-    return endpoint
-
-
-@pytest.fixture
-def iam(server: FakeIdentityServer) -> GoogleIamEndpoint:
-    endpoint = server.endpoint("google.impersonated")
-    assert isinstance(endpoint, GoogleIamEndpoint)
-    return endpoint
-
-
-@pytest.fixture
 def google_request(monkeypatch: pytest.MonkeyPatch) -> Request:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)

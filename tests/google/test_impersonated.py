@@ -25,20 +25,6 @@ CLOUD = "https://www.googleapis.com/auth/cloud-platform"
 IAM_SCOPE = "https://www.googleapis.com/auth/iam"
 
 
-@pytest.fixture
-def iam(server: FakeIdentityServer) -> GoogleIamEndpoint:
-    endpoint = server.endpoint("google.impersonated")
-    assert isinstance(endpoint, GoogleIamEndpoint)
-    return endpoint
-
-
-@pytest.fixture
-def sts(server: FakeIdentityServer) -> GoogleStsEndpoint:
-    endpoint = server.endpoint("google.external_account")
-    assert isinstance(endpoint, GoogleStsEndpoint)
-    return endpoint
-
-
 def impersonate(server: FakeIdentityServer, iam: GoogleIamEndpoint, source: Any = None, **kwargs: Any
                 ) -> ImpersonatedCredentialProvider:
     source = source if source is not None else StaticTokenProvider(iam.issue_source_token())
