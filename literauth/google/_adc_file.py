@@ -63,9 +63,10 @@ def provider_from_info(
         return VertexOAuthCredentialProvider(info, scopes=DEFAULT_SCOPE if scopes is None else scopes,
                                              source=where, **options)
     if kind == "authorized_user":
-        from .authorized_user import AuthorizedUserCredentialProvider
-
-        return AuthorizedUserCredentialProvider.from_info(info, scopes=scopes, source=where, **options)
+        user: CredentialProvider = _federation("authorized_user", "AuthorizedUserCredentialProvider").from_info(
+            info, scopes=scopes, source=where, **options
+        )  # bridge: google-metadata's branch imports its module directly
+        return user
     if kind == "external_account":
         provider: CredentialProvider = _federation("external_account", "ExternalAccountCredentialProvider").from_info(
             info, scopes=scopes, environ=environ, **options

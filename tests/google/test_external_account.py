@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import pathlib
+import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,7 +26,15 @@ from literauth import (
 from literauth.credentials import AwsCredentials
 from literauth.provider import StaticTokenProvider
 from literauth.secret import SecretString
-from literauth.testing import FakeIdentityServer, Reply, SyncedClock
+from literauth.testing import (
+    Endpoint,
+    FakeIdentityServer,
+    RecordedRequest,
+    Reply,
+    Route,
+    ServerCore,
+    SyncedClock,
+)
 from literauth.testing.google.iam import TARGET, GoogleIamEndpoint
 from literauth.testing.google.sts import (
     AWS_AUDIENCE,
@@ -510,3 +519,48 @@ def test_executable_timeouts_out_of_range_are_refused(sts: GoogleStsEndpoint) ->
     info = sts.config({"executable": {"command": "x", "timeout_millis": 500}})
     with pytest.raises(ConfigurationError, match="5000-120000"):
         ExternalAccountCredentialProvider.from_info(info, environ={"GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"})
+
+
+class _Ec2Metadata(Endpoint):
+    """Just enough EC2 instance metadata (IMDSv2) for the file's `url`, `region_url` and token URL."""
+
+    name = "ec2"
+    routes = (Route(frozenset({"PUT"}), "/latest/api/token"),
+              Route(frozenset({"GET"}), re.compile(r"/latest/meta-data/.*")))
+    keys: Any = None
+
+    def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
+        if request.method == "PUT":
+            assert request.header("X-aws-ec2-metadata-token-ttl-seconds") == "300"
+            return Reply(200, b"imds-session-token-0123456789", content_type="text/plain")
+        assert request.header("X-aws-ec2-metadata-token") == "imds-session-token-0123456789"
+        if request.path.endswith("/availability-zone"):
+            return Reply(200, b"sa-east-1a", content_type="text/plain")
+        if request.path.endswith("/security-credentials"):
+            return Reply(200, b"eks-node-role\n", content_type="text/plain")
+        assert request.path.endswith("/security-credentials/eks-node-role")
+        body = {"Code": "Success", "AccessKeyId": self.keys.access_key_id,
+                "SecretAccessKey": self.keys.secret_access_key, "Token": self.keys.session_token}
+        return Reply(200, json.dumps(body).encode())
+
+
+def test_aws_keys_and_region_from_the_files_ec2_metadata_urls(server: FakeIdentityServer, sts: GoogleStsEndpoint) -> None:
+    metadata = ServerCore((_Ec2Metadata,))
+    metadata.start()
+    try:
+        ec2 = metadata.endpoints["ec2"]
+        assert isinstance(ec2, _Ec2Metadata)
+        ec2.keys = sts.aws_keys
+        info = sts.aws_config()
+        info["credential_source"].update(
+            url=f"{metadata.url}/latest/meta-data/iam/security-credentials",
+            region_url=f"{metadata.url}/latest/meta-data/placement/availability-zone",
+            imdsv2_session_token_url=f"{metadata.url}/latest/api/token",
+        )
+        with build(server, info, environ={}) as provider:
+            provider.resolve()
+        assert sts.exchanges[-1].subject == sts.aws_keys.arn
+        assert "sts.sa-east-1.amazonaws.com" in decoded(sts.requests[-1].form["subject_token"])["url"]
+        assert [r.method for r in ec2.requests] == ["PUT", "GET", "PUT", "GET", "GET"]
+    finally:
+        metadata.stop()
