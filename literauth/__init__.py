@@ -53,7 +53,11 @@ if _TYPE_CHECKING:
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
-    from .google import VertexOAuthCredentialProvider
+    from .google import (
+        ExternalAccountCredentialProvider,
+        ImpersonatedCredentialProvider,
+        VertexOAuthCredentialProvider,
+    )
     from .integrations.requests import BearerAuth, SigV4Auth, bearer_token_callable
 
 # Names loaded on first use, so `import literauth` stays cheap: providers come from the
@@ -109,6 +113,8 @@ __all__ = [
     "DefaultClient",
     "EnvironmentCredentialsProvider",
     "InstanceMetadataCredentialsProvider",
+    "ExternalAccountCredentialProvider",
+    "ImpersonatedCredentialProvider",
     "LiterAuthError",
     "MalformedResponseError",
     "ManagedIdentityCredentialProvider",

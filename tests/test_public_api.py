@@ -31,9 +31,10 @@ SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adap
 
 PINNED_ALL = [
     "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
-    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ConfigurationError",
-    "ContainerCredentialsProvider", "Credential", "CredentialError", "CredentialProvider",
-    "CredentialSourceError", "DefaultClient", "EnvironmentCredentialsProvider", "InstanceMetadataCredentialsProvider",
+    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig",
+    "ConfigurationError", "ContainerCredentialsProvider", "Credential", "CredentialError",
+    "CredentialProvider", "CredentialSourceError", "DefaultClient", "EnvironmentCredentialsProvider",
+    "ExternalAccountCredentialProvider", "ImpersonatedCredentialProvider", "InstanceMetadataCredentialsProvider",
     "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
