@@ -37,7 +37,11 @@ from .provider import (
 from .secret import SecretString
 
 if _TYPE_CHECKING:
-    from .aws import WebIdentityCredentialProvider
+    from .aws import (
+        AssumeRoleProvider,
+        ProcessCredentialsProvider,
+        WebIdentityCredentialProvider,
+    )
     from .azure import (
         AzureAdCredentialProvider,
         AzureCliCredentialProvider,
@@ -86,6 +90,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AssumeRoleProvider",
     "AwsCredentials",
     "AzureAdCredentialProvider",
     "AzureCliCredentialProvider",
@@ -107,6 +112,7 @@ __all__ = [
     "ModelConfigError",
     "ModelEntry",
     "ModelTable",
+    "ProcessCredentialsProvider",
     "ProviderStats",
     "RefreshPolicy",
     "RefreshingCredentialProvider",

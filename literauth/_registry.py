@@ -133,6 +133,27 @@ SPECS: tuple[ProviderSpec, ...] = (
         extra="bedrock-auth",
     ),
     ProviderSpec(
+        name="aws.assume_role",
+        cloud="aws",
+        class_name="AssumeRoleProvider",
+        module="literauth.aws.assume_role",
+        credential="aws",
+        required_env=("LITERAUTH_ASSUME_ROLE_ARN",),  # plus the source's own variables
+        optional_env=("LITERAUTH_ASSUME_ROLE_SESSION_NAME", "LITERAUTH_ASSUME_ROLE_EXTERNAL_ID",
+                      "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS"),
+        fake="literauth.testing.aws.assume_role:AssumeRoleEndpoint",
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="aws.process",
+        cloud="aws",
+        class_name="ProcessCredentialsProvider",
+        module="literauth.aws.process",
+        credential="aws",
+        required_env=("LITERAUTH_AWS_CREDENTIAL_PROCESS",),
+        fake=None,  # a process, not HTTP: literauth.testing.aws.credential_process fakes it
+    ),
+    ProviderSpec(
         name="google.service_account",
         cloud="google",
         class_name="VertexOAuthCredentialProvider",

@@ -19,7 +19,7 @@ LAYERS = [
     {"_version", "errors", "secret"},
     {"credentials", "_policy"},
     {"_url", "_deadline", "_http", "_xml", "_env", "_files", "_safejson", "aws._sigv4"},
-    {"_oauth", "provider", "_registry"},
+    {"_oauth", "provider", "_registry", "_process"},
     {"chain"},
     {"azure", "aws", "google"},
     {"integrations", "sigv4"},
@@ -30,11 +30,11 @@ CLOUDS = {"azure", "aws", "google"}
 SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adapters use it
 
 PINNED_ALL = [
-    "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
+    "AssumeRoleProvider", "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
     "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
     "CredentialSourceError", "DefaultClient", "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
     "ModelConfigError",
-    "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
+    "ModelEntry", "ModelTable", "ProcessCredentialsProvider", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
     "SecretString", "SigV4Auth", "SourceNotConfigured", "StaticTokenProvider", "SupportsResolve",
     "TokenEndpointError", "TransportError", "TransportReason", "VertexOAuthCredentialProvider", "WebIdentityCredentialProvider",
     "WorkloadIdentityCredentialProvider",

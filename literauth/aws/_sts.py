@@ -16,7 +16,14 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from .._http import ErrorDetails, ErrorParser, FormValue, Prepare, TokenRequest, TokenResponse
+from .._http import (
+    ErrorDetails,
+    ErrorParser,
+    FormValue,
+    Prepare,
+    TokenRequest,
+    TokenResponse,
+)
 from .._policy import RetryPolicy
 from .._url import check_endpoint_url
 from ..credentials import UTC, AwsCredentials
@@ -44,6 +51,7 @@ __all__ = [
     "is_region",
     "parse_credentials_response",
     "parse_sts_error",
+    "parse_timestamp",
     "sts_endpoint_for",
 ]
 
@@ -117,7 +125,8 @@ _ACTION_HINTS = {
     },
     "AssumeRole": {
         "AccessDenied": "Check that the role's trust policy allows sts:AssumeRole for the source identity, "
-        "and that the source identity's own policy allows sts:AssumeRole on the role",
+        "that the source identity's own policy allows sts:AssumeRole on the role, and that external_id "
+        "matches when the trust policy asks for one",
         "ExpiredToken": "The source credentials that signed the call have expired; refresh them",
         "InvalidClientTokenId": "The source access key is unknown to AWS or was deactivated",
         "SignatureDoesNotMatch": "The source secret access key does not match its access key id "
@@ -235,8 +244,11 @@ def _malformed(provider: str, host: str, what: str) -> MalformedResponseError:
     return MalformedResponseError(f"{provider}: STS endpoint {host} {what}", provider=provider, host=host)
 
 
-def _parse_timestamp(value: str) -> datetime | None:
-    """An ISO-8601 timestamp with an explicit zone (``Z`` or an offset), fraction optional."""
+def parse_timestamp(value: str) -> datetime | None:
+    """An ISO-8601 timestamp with an explicit zone (``Z`` or an offset), fraction optional; else None.
+
+    The one reader of AWS expiry stamps: STS answers and `credential_process` output.
+    """
     match = _TIMESTAMP.fullmatch(value)
     if match is None:
         return None
@@ -295,7 +307,7 @@ def parse_credentials_response(
     if missing:
         raise _malformed(provider, host, f"answered without Credentials/{', '.join(missing)}")
     expiration_text = fields["Expiration"] or ""
-    expiration = _parse_timestamp(expiration_text)
+    expiration = parse_timestamp(expiration_text)
     if expiration is None:
         raise _malformed(provider, host, f"answered with an unreadable Expiration {expiration_text[:40]!r}")
     server_date = response.server_date

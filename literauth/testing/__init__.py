@@ -38,6 +38,7 @@ from ._server import (
     Route,
     ServerCore,
 )
+from .aws.assume_role import AssumeRoleEndpoint
 from .aws.sts import StsEndpoint
 from .azure.client_certificate import AzureCertificateEndpoint
 from .azure.client_secret import AzureAdEndpoint
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppServiceIdentityEndpoint",
+    "AssumeRoleEndpoint",
     "AzureAdEndpoint",
     "Endpoint",
     "Endpoints",
@@ -179,6 +181,11 @@ class FakeIdentityServer(ServerCore):
     def sts(self) -> StsEndpoint:
         """The STS AssumeRoleWithWebIdentity endpoint (`aws.web_identity`)."""
         return self._typed("aws.web_identity", StsEndpoint)
+
+    @property
+    def assume_role(self) -> AssumeRoleEndpoint:
+        """The STS AssumeRole endpoint, verifying SigV4 signatures (`aws.assume_role`)."""
+        return self._typed("aws.assume_role", AssumeRoleEndpoint)
 
     @property
     def google(self) -> GoogleOAuthEndpoint:

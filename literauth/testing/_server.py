@@ -83,6 +83,9 @@ class RecordedRequest:
     headers: Mapping[str, str]
     form: Mapping[str, str | SecretString]
     received_at: float
+    #: The body as received (UTF-8 text; empty when it is not), kept secret: it may hold one.
+    #: Fakes that verify a signature over the body (SigV4) read it.
+    body: SecretString = dataclasses.field(default_factory=lambda: SecretString(""), repr=False)
 
     def header(self, name: str) -> str | None:
         """The value of header `name`, looked up case-insensitively; None when absent."""
@@ -364,6 +367,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 k: (SecretString(v) if k in endpoint.secret_fields else v) for k, v in form.items()
             },
             received_at=core.clock(),
+            body=SecretString(text),
         )
         fault = endpoint._record(recorded)
         if endpoint.latency:

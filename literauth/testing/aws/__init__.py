@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .assume_role import AssumeRoleEndpoint, StaticKeysProvider
 from .sts import IssuedCredentials, StsEndpoint
 
-__all__ = ["IssuedCredentials", "StsEndpoint"]
+__all__ = ["AssumeRoleEndpoint", "IssuedCredentials", "StaticKeysProvider", "StsEndpoint"]
