@@ -44,6 +44,10 @@ class ProviderSpec(NamedTuple):
     fake: str | None = None
     extra: str | None = None  #: the pip extra its dependencies come with
     scoped: bool = False  #: whether it has `with_scope()`
+    #: Whether `from_env()` in the fakes' environment talks to its own fake only. False for
+    #: ``aws.assume_role``, whose source is another provider (web identity) on another fake:
+    #: the demo, which counts each fake's requests against one provider, leaves it out.
+    standalone: bool = True
 
     def load(self) -> type[CredentialProvider]:
         """The provider class (imports its module)."""
@@ -143,6 +147,7 @@ SPECS: tuple[ProviderSpec, ...] = (
                       "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS"),
         fake="literauth.testing.aws.assume_role:AssumeRoleEndpoint",
         extra="bedrock-auth",
+        standalone=False,
     ),
     ProviderSpec(
         name="aws.process",
