@@ -29,7 +29,10 @@ from literauth import (
 from literauth.aws import AssumeRoleProvider, WebIdentityCredentialProvider
 from literauth.provider import CredentialProvider
 from literauth.testing import FakeIdentityServer, FakeSleep, SyncedClock
-from literauth.testing.aws.assume_role import DEFAULT_ASSUMED_ROLE_ARN, StaticKeysProvider
+from literauth.testing.aws.assume_role import (
+    DEFAULT_ASSUMED_ROLE_ARN,
+    StaticKeysProvider,
+)
 
 from ..conftest import assert_no_secret
 
