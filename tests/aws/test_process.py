@@ -271,3 +271,10 @@ def test_botocore_reads_the_same_helper(helper: FakeCredentialProcess, tmp_path:
     assert theirs.access_key == ours.access_key_id.expose_secret()
     assert theirs.secret_key == ours.secret_access_key.expose_secret()
     assert ours.session_token is not None and theirs.token == ours.session_token.expose_secret()
+
+
+def test_the_provider_refuses_pickling(helper: FakeCredentialProcess) -> None:
+    import pickle
+
+    with helper.make_provider() as provider, pytest.raises(TypeError, match="holds secrets"):
+        pickle.dumps(provider)
