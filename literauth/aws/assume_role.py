@@ -180,11 +180,12 @@ class AssumeRoleProvider(RefreshingCredentialProvider):
         except TokenEndpointError as exc:
             if exc.error_code not in _EXPIRED_SOURCE:
                 raise
+            expired = exc
         # STS found the source's keys expired although the source still served them (its
         # clock, or a revoked session): refresh the source once and sign again.
         fresh = self._source_keys(force=True)
-        if fresh is keys:
-            return self._assume(keys)  # nothing new to sign with: the same answer, raised as it is
+        if fresh == keys:
+            raise expired  # nothing new to sign with: asking again would get the same answer
         return self._assume(fresh)
 
     def _assume(self, keys: AwsCredentials) -> AwsCredentials:
@@ -285,8 +286,8 @@ def _check_source(source: object, provider: object) -> SupportsResolve:
             f"{_PROVIDER}: source must be a provider of AwsCredentials (any literauth AWS provider), "
             f"got {type(source).__name__}"
         )
-    kind = getattr(source, "credential_type", None)
-    if isinstance(kind, type) and not issubclass(kind, AwsCredentials) and kind.__name__ != "Credential":
+    kind = getattr(source, "credential_type", None)  # Credential (a chain's) may be AwsCredentials
+    if isinstance(kind, type) and not (issubclass(kind, AwsCredentials) or issubclass(AwsCredentials, kind)):
         raise ConfigurationError(
             f"{_PROVIDER}: source {type(source).__name__} provides {kind.__name__}, not AwsCredentials"
         )
