@@ -38,7 +38,7 @@ DEFAULT_DURATION = 3600  # STS's own default, and the most a chained role may as
 MAX_POLICY_LENGTH = 2048  # STS's limit for the plaintext of an inline session policy
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 #: The codes meaning the source's keys were rejected for age: refresh the source, try once more.
-_EXPIRED_SOURCE = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+_EXPIRED_SOURCE = frozenset({"ExpiredToken", "ExpiredTokenException"})
 _SECRET_HEADERS = ("Authorization", "X-Amz-Security-Token")
 
 
