@@ -128,7 +128,6 @@ _ACTION_HINTS = {
         "that the source identity's own policy allows sts:AssumeRole on the role, and that external_id "
         "matches when the trust policy asks for one",
         "ExpiredToken": "The source credentials that signed the call have expired; refresh them",
-        "ExpiredTokenException": "The source credentials that signed the call have expired; refresh them",
         "InvalidClientTokenId": "The source access key is unknown to AWS or was deactivated",
         "SignatureDoesNotMatch": "The source secret access key does not match its access key id "
         "(or the local clock is more than 15 minutes off)",
