@@ -74,6 +74,7 @@ __all__ = [
     "RefreshingCredentialProvider",
     "StaticTokenProvider",
     "SupportsResolve",
+    "check_options",
     "fetch_budget",
     "start_daemon_thread",
 ]
@@ -687,6 +688,11 @@ class _Settings:
     rand: Callable[[], float]
     budget: float  #: how long a caller waits for another's fetch (`fetch_budget`)
     thread_name: str  #: the background refresh thread's name
+
+
+def check_options(cls_name: str, name: str, options: Mapping[str, object]) -> None:
+    """Refuse unknown or bad `ProviderOptions` now, for code that passes them on later (chains)."""
+    _check_options(cls_name, name, options)
 
 
 def _check_options(cls_name: str, name: str, options: Mapping[str, object]) -> _Settings:

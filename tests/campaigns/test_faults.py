@@ -94,8 +94,10 @@ class Harness:
         self.clock = SyncedClock(server)
         self.sleep = FakeSleep()
         self.session = session if session is not None else CountingSession()
+        # The default retry policy, also for providers with their own (IMDS's longer budget has its own tests).
         self.provider: RefreshingCredentialProvider = server.provider(
-            kind, clock=self.clock, sleep=self.sleep, session=self.session, timeout=(2, READ_TIMEOUT)
+            kind, clock=self.clock, sleep=self.sleep, session=self.session, timeout=(2, READ_TIMEOUT),
+            retry=RetryPolicy(),
         )
         self.cached: Credential | None = None
 
