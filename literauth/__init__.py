@@ -41,6 +41,8 @@ if _TYPE_CHECKING:
         ContainerCredentialsProvider,
         EnvironmentCredentialsProvider,
         InstanceMetadataCredentialsProvider,
+        AssumeRoleProvider,
+        ProcessCredentialsProvider,
         WebIdentityCredentialProvider,
     )
     from .azure import (
@@ -95,6 +97,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AssumeRoleProvider",
     "AwsCredentials",
     "AzureAdCredentialProvider",
     "AzureCliCredentialProvider",
@@ -121,6 +124,7 @@ __all__ = [
     "ModelConfigError",
     "ModelEntry",
     "ModelTable",
+    "ProcessCredentialsProvider",
     "ProviderStats",
     "RefreshPolicy",
     "RefreshingCredentialProvider",

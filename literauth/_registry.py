@@ -48,6 +48,10 @@ class ProviderSpec(NamedTuple):
     fake: str | None = None
     extra: str | None = None  #: the pip extra its dependencies come with
     scoped: bool = False  #: whether it has `with_scope()`
+    #: Whether `from_env()` in the fakes' environment talks to its own fake only. False for
+    #: ``aws.assume_role``, whose source is another provider (web identity) on another fake:
+    #: the demo, which counts each fake's requests against one provider, leaves it out.
+    standalone: bool = True
 
     def load(self) -> type[CredentialProvider]:
         """The provider class (imports its module)."""
@@ -212,6 +216,28 @@ SPECS: tuple[ProviderSpec, ...] = (
                       "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"),
         fake="literauth.testing.aws.instance_metadata:InstanceMetadataEndpoint",
         extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="aws.assume_role",
+        cloud="aws",
+        class_name="AssumeRoleProvider",
+        module="literauth.aws.assume_role",
+        credential="aws",
+        required_env=("LITERAUTH_ASSUME_ROLE_ARN",),  # plus the source's own variables
+        optional_env=("LITERAUTH_ASSUME_ROLE_SESSION_NAME", "LITERAUTH_ASSUME_ROLE_EXTERNAL_ID",
+                      "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS"),
+        fake="literauth.testing.aws.assume_role:AssumeRoleEndpoint",
+        extra="bedrock-auth",
+        standalone=False,
+    ),
+    ProviderSpec(
+        name="aws.process",
+        cloud="aws",
+        class_name="ProcessCredentialsProvider",
+        module="literauth.aws.process",
+        credential="aws",
+        required_env=("LITERAUTH_AWS_CREDENTIAL_PROCESS",),
+        fake=None,  # a process, not HTTP: literauth.testing.aws.credential_process fakes it
     ),
     ProviderSpec(
         name="google.service_account",

@@ -1,19 +1,31 @@
-"""AWS STS, shared by every STS-backed provider: partitions and endpoints, name checks, and
-reading `Credentials` answers and `ErrorResponse` documents for any action.
+"""AWS STS, the one client every STS-backed provider uses: partitions and endpoints, name
+checks, one call (`call()`: the Query API form, sent by the provider's fetcher), and reading
+`Credentials` answers and `ErrorResponse` documents, with hints per action.
 
-The XML is parsed with `literauth._xml` (no DTDs or entities, bounded size and depth).
+`AssumeRoleWithWebIdentity` (unsigned) and `AssumeRole` (SigV4-signed by the caller's
+`prepare` hook) both go through `call()`. The XML is parsed with `literauth._xml` (no DTDs or
+entities, bounded size and depth).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .._http import ErrorDetails, TokenResponse
+from .._http import (
+    ErrorDetails,
+    ErrorParser,
+    FormValue,
+    Prepare,
+    TokenRequest,
+    TokenResponse,
+)
 from .._policy import RetryPolicy
+from .._url import check_endpoint_url
 from ..credentials import UTC, AwsCredentials, parse_rfc3339
 from ..errors import ConfigurationError, MalformedResponseError
 from ..secret import SecretString
@@ -21,16 +33,21 @@ from ..secret import SecretString
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
+    from .._http import TokenFetcher
+
 __all__ = [
     "PARTITION_DNS_SUFFIXES",
     "STS_API_VERSION",
     "STS_NAMESPACE",
+    "call",
     "check_duration",
     "check_partition",
     "check_region",
     "check_role_arn",
     "check_session_name",
+    "endpoint_url",
     "error_code_of",
+    "error_parser",
     "is_region",
     "parse_credentials_response",
     "parse_sts_error",
@@ -72,7 +89,20 @@ _DNS_SUFFIXES = {
 }
 PARTITION_DNS_SUFFIXES = tuple(sorted(set(_DNS_SUFFIXES.values()), key=len, reverse=True))  # longest first
 
-_RETRYABLE_CODES = frozenset({"IDPCommunicationError", "Throttling"})  # transient on STS's side
+# Transient on STS's side: the identity provider's hiccup, and the throttling family of codes
+# AWS services answer with (botocore's standard retry mode treats the same codes as throttling).
+_RETRYABLE_CODES = frozenset({
+    "IDPCommunicationError",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+})
 _MAX_ERROR_BODY = 64 * 1024  # AWS error documents are well under 1 KiB; look no further for a code
 
 # What to check, by error code: first the hints of the action, then those of every action.
@@ -91,12 +121,16 @@ _ACTION_HINTS = {
     },
     "AssumeRole": {
         "AccessDenied": "Check that the role's trust policy allows sts:AssumeRole for the source identity, "
-        "and that the source identity's own policy allows sts:AssumeRole on the role",
+        "that the source identity's own policy allows sts:AssumeRole on the role, and that external_id "
+        "matches when the trust policy asks for one",
         "ExpiredToken": "The source credentials that signed the call have expired; refresh them",
         "InvalidClientTokenId": "The source access key is unknown to AWS or was deactivated",
-        "SignatureDoesNotMatch": "The source secret access key does not match its access key id",
+        "SignatureDoesNotMatch": "The source secret access key does not match its access key id "
+        "(or the local clock is more than 15 minutes off)",
         "MalformedPolicyDocument": "The session policy passed with the call is not valid IAM policy JSON",
         "PackedPolicyTooLarge": "The session policy or session tags are too large; shorten them",
+        "ValidationError": "Check duration_seconds against the role's MaxSessionDuration (a role assumed "
+        "with keys from another role, role chaining, gets at most 3600 s) and the other parameters",
     },
 }
 
@@ -119,6 +153,18 @@ def _partition_of_region(region: str) -> str:
 def sts_endpoint_for(region: str) -> str:
     """The regional STS endpoint URL, with the DNS suffix of the region's partition."""
     return f"https://sts.{region}.{_DNS_SUFFIXES[_partition_of_region(region)]}"
+
+
+def endpoint_url(provider: str, partition: str, region: str, sts_endpoint: str | None) -> str:
+    """The URL a provider sends its STS calls to: `sts_endpoint` checked, else the regional one.
+
+    Without an explicit endpoint the region must be in the role's partition, since another
+    partition's STS does not know the role.
+    """
+    if sts_endpoint is not None:
+        return check_endpoint_url(sts_endpoint, f"{provider}: sts_endpoint")
+    check_partition(provider, partition, region)
+    return sts_endpoint_for(region)
 
 
 def _q(name: str) -> str:
@@ -327,13 +373,38 @@ def error_code_of(headers: Mapping[str, str], body: bytes) -> str | None:
     return _read_error(headers, body)[0]
 
 
+@functools.cache
+def error_parser(action: str) -> ErrorParser:
+    """`parse_sts_error` for `action`, as the fetcher's `parse_error` (made once per action)."""
+    return functools.partial(parse_sts_error, action=action)
+
+
+def call(
+    fetcher: TokenFetcher,
+    action: str,
+    parameters: Mapping[str, FormValue],
+    *,
+    prepare: Prepare | None = None,
+) -> AwsCredentials:
+    """One STS Query API call of `action` with `parameters`: its `Credentials`, or a raised error.
+
+    The form carries Action and Version first, as the SDKs send it; `prepare` signs each
+    attempt (AssumeRole), or is None for the unsigned web identity call.
+    """
+    form: dict[str, FormValue] = {"Action": action, "Version": STS_API_VERSION, **parameters}
+    request = TokenRequest(form=form, headers={"Accept": "text/xml"})
+    response = fetcher.send(request, error_parser(action), prepare=prepare)
+    return parse_credentials_response(response, action, fetcher.provider, fetcher.host)
+
+
 def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIdentity") -> ErrorDetails:
     """`Code`, `Message` and `RequestId` of an STS error answer to `action`; empty when unreadable.
 
     The hint fits the action: an `AccessDenied` to AssumeRole points at the source
     identity's policy, one to AssumeRoleWithWebIdentity at the OIDC trust.
-    `IDPCommunicationError` and `Throttling` are retryable; other codes are not, except
-    on 429 and 5xx answers, which are left to the HTTP status. (The fetcher masks the token
+    `IDPCommunicationError` and the throttling codes (`Throttling`, `ThrottlingException`...)
+    are retryable; other codes are not, except on 429 and 5xx answers, which are left to
+    the HTTP status. (The fetcher masks the token
     should the server echo it.)
     """
     from .._xml import find_local

@@ -234,7 +234,7 @@ def run_demo(
     caller can compare the printed counts with the server's own.
     """
     if specs is None:  # every provider FakeIdentityServer fakes (a process provider has no endpoint)
-        specs = [spec for spec in SPECS if spec.fake is not None]
+        specs = [spec for spec in SPECS if spec.fake is not None and spec.standalone]
     settings = settings or HourSettings()
     report_progress = progress or (lambda message: None)
     started = time.perf_counter()

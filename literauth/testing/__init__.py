@@ -40,6 +40,7 @@ from ._server import (
 )
 from .aws.container import ContainerCredentialsEndpoint
 from .aws.instance_metadata import InstanceMetadataEndpoint
+from .aws.assume_role import AssumeRoleEndpoint
 from .aws.sts import StsEndpoint
 from .azure.client_certificate import AzureCertificateEndpoint
 from .azure.client_secret import AzureAdEndpoint
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppServiceIdentityEndpoint",
+    "AssumeRoleEndpoint",
     "AzureAdEndpoint",
     "ContainerCredentialsEndpoint",
     "Endpoint",
@@ -194,6 +196,9 @@ class FakeIdentityServer(ServerCore):
     def aws_imds(self) -> InstanceMetadataEndpoint:
         """The EC2 IMDSv2 endpoint (`aws.instance_metadata`)."""
         return self._typed("aws.instance_metadata", InstanceMetadataEndpoint)
+    def assume_role(self) -> AssumeRoleEndpoint:
+        """The STS AssumeRole endpoint, verifying SigV4 signatures (`aws.assume_role`)."""
+        return self._typed("aws.assume_role", AssumeRoleEndpoint)
 
     @property
     def google(self) -> GoogleOAuthEndpoint:

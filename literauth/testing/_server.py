@@ -85,6 +85,9 @@ class RecordedRequest:
     received_at: float
     #: The body parsed as JSON when it was sent as ``application/json`` (None otherwise).
     json: Any = dataclasses.field(default=None, repr=False)
+    #: The body as received (UTF-8 text; empty when it is not), kept secret: it may hold one.
+    #: Fakes that verify a signature over the body (SigV4) read it.
+    body: SecretString = dataclasses.field(default_factory=lambda: SecretString(""), repr=False)
 
     def header(self, name: str) -> str | None:
         """The value of header `name`, looked up case-insensitively; None when absent."""
@@ -383,6 +386,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             },
             received_at=core.clock(),
             json=_json_body(headers, text),
+            body=SecretString(text),
         )
         fault = endpoint._record(recorded)
         if endpoint.latency:

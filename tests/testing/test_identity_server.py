@@ -136,7 +136,8 @@ def test_typed_helpers_ignore_proxy_variables(server: FakeIdentityServer) -> Non
     for make in helpers:
         with make() as provider:
             provider.resolve()
-    for name in ("azure.workload_identity", "azure.client_certificate", "google.external_account", "google.impersonated"):
+    for name in ("azure.workload_identity", "azure.client_certificate", "google.external_account", "google.impersonated",
+                 "aws.assume_role"):
         with server.provider(name) as provider:
             provider.resolve()
     assert [e.request_count for e in server.endpoints.values()] == [1] * len(server.endpoints)
