@@ -27,7 +27,13 @@ from ..aws._sts import error_code_of
 from ..credentials import AwsCredentials, BearerToken, Credential
 from ..errors import ConfigurationError
 from ..provider import SupportsResolve
-from ._rejection import EXPIRED_CREDENTIAL_CODES, ProviderFed, aws_rejected, bearer_rejected, check_provider
+from ._rejection import (
+    EXPIRED_CREDENTIAL_CODES,
+    ProviderFed,
+    aws_rejected,
+    bearer_rejected,
+    check_provider,
+)
 
 __all__ = [
     "EXPIRED_CREDENTIAL_CODES",
