@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from ..credentials import Credential
 
-__all__ = ["fresher_credential", "invalidate"]
+__all__ = ["drop_if_current", "fresher_credential", "invalidate"]
 
 C = TypeVar("C", bound=Credential)
 
@@ -30,16 +30,30 @@ def invalidate(provider: object) -> bool:
     return True
 
 
+def drop_if_current(provider: object, credential: Credential) -> bool:
+    """Drop `provider`'s cache if it still holds `credential`; True when something was dropped.
+
+    Engine providers do it atomically (`invalidate_if_current`), so callers reporting one
+    rejection together drop the cache once. A provider with only `invalidate()` is simply
+    invalidated; one with only `resolve()` has nothing to drop.
+    """
+    method = getattr(provider, "invalidate_if_current", None)
+    if callable(method):
+        return bool(method(credential))
+    return invalidate(provider)
+
+
 def fresher_credential(provider: object, used: C, resolve: Callable[[], C]) -> C | None:
     """A credential other than the rejected `used`, or `None` when a retry would change nothing.
 
     Another thread may have refreshed already; its credential is then taken as it is, so a
     burst of rejections drops the cache once, not once per request. Otherwise `provider`'s
-    cache is dropped and `resolve` (the adapter's typed, checked resolve) is asked again.
+    cache is dropped (unless another thread just did) and `resolve` (the adapter's typed,
+    checked resolve) is asked again: threads rejected together cost one fetch in all.
     """
     current = resolve()
     if current != used:
         return current
-    if invalidate(provider):
-        current = resolve()
+    drop_if_current(provider, current)  # False: another thread did, and its fetch is joined below
+    current = resolve()
     return None if current == used else current
