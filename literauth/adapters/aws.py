@@ -96,8 +96,9 @@ def _metadata(provider: SupportsResolve) -> dict[str, str | None]:
 def _provider_class() -> type[Any]:
     """The botocore `CredentialProvider` subclass, built once botocore is imported."""
     credentials = require("botocore.credentials", package="botocore")
+    base: Any = credentials.CredentialProvider
 
-    class LiterauthCredentialProvider(credentials.CredentialProvider):  # type: ignore[misc]
+    class LiterauthCredentialProvider(base):  # type: ignore[misc]  # botocore is untyped
         """The head of the chain: loads once, raises rather than falling through on failure."""
 
         METHOD = METHOD

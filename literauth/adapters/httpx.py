@@ -56,7 +56,7 @@ def _auth_bases() -> tuple[type, ...]:
 
 
 @functools.cache
-def _concrete(cls: type[_ProviderFlow[Any]]) -> type[_ProviderFlow[Any]]:
+def _concrete(cls: type) -> type:
     """`cls` joined with the installed `Auth` classes, built once per class on first use."""
     return type(cls.__name__, (cls, *_auth_bases()), {"__module__": cls.__module__, "_joined": True})
 
@@ -69,8 +69,10 @@ class _ProviderFlow(ProviderFed[C]):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         """An instance of `cls` joined with httpx's and httpx2's `Auth`; neither installed fails here."""
-        chosen = cls if cls._joined else _concrete(cls)
-        return super().__new__(chosen)  # type: ignore[misc]
+        declared: type = cls
+        chosen = declared if cls._joined else _concrete(declared)
+        instance: Self = object.__new__(chosen)
+        return instance
 
     def _apply(self, request: Any, credential: C) -> None:
         """Put `credential` on `request` (an `httpx.Request` or an `httpx2.Request`)."""

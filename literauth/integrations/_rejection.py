@@ -23,6 +23,7 @@ __all__ = [
     "aws_rejected",
     "bearer_rejected",
     "check_provider",
+    "drop_if_current",
     "fresher_credential",
     "invalidate",
 ]
@@ -57,18 +58,12 @@ def aws_rejected(status: int, headers: Mapping[str, str], body: Callable[[], byt
     return status in (400, 403) and error_code_of(headers, body()) in EXPIRED_CREDENTIAL_CODES
 
 
-def invalidate(provider: object, used: Credential | None = None) -> bool:
-    """Drop `provider`'s cached credential; False when it has nothing it could drop.
+def invalidate(provider: object) -> bool:
+    """Drop `provider`'s cached credential through its `invalidate()`; False when it has none.
 
-    With `used`, an engine provider drops its cache only if it still holds `used`
-    (`invalidate_if_current`), so a thread that refreshed meanwhile is not undone. A plain
-    object with only `resolve()` (the `SupportsResolve` protocol) has nothing to drop.
+    Engine providers have `invalidate()`; a plain object with only `resolve()` (the
+    `SupportsResolve` protocol) is tolerated and simply has nothing to drop.
     """
-    if used is not None:
-        if_current = getattr(provider, "invalidate_if_current", None)
-        if callable(if_current):
-            if_current(used)
-            return True
     method = getattr(provider, "invalidate", None)
     if not callable(method):
         return False
@@ -76,19 +71,32 @@ def invalidate(provider: object, used: Credential | None = None) -> bool:
     return True
 
 
+def drop_if_current(provider: object, credential: Credential) -> bool:
+    """Drop `provider`'s cache if it still holds `credential`; True when something was dropped.
+
+    Engine providers do it atomically (`invalidate_if_current`), so callers reporting one
+    rejection together drop the cache once. A provider with only `invalidate()` is simply
+    invalidated; one with only `resolve()` has nothing to drop.
+    """
+    method = getattr(provider, "invalidate_if_current", None)
+    if callable(method):
+        return bool(method(credential))
+    return invalidate(provider)
+
+
 def fresher_credential(provider: object, used: C, resolve: Callable[[], C]) -> C | None:
     """A credential other than the rejected `used`, or `None` when a retry would change nothing.
 
     Another thread may have refreshed already; its credential is then taken as it is, so a
     burst of rejections drops the cache once, not once per request. Otherwise `provider`'s
-    cache is dropped (if it still holds `used`) and `resolve` (the adapter's typed, checked
-    resolve) is asked again.
+    cache is dropped (unless another thread just did) and `resolve` (the adapter's typed,
+    checked resolve) is asked again: threads rejected together cost one fetch in all.
     """
     current = resolve()
     if current != used:
         return current
-    if invalidate(provider, used):
-        current = resolve()
+    drop_if_current(provider, current)  # False: another thread did, and its fetch is joined below
+    current = resolve()
     return None if current == used else current
 
 
