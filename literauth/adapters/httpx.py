@@ -163,6 +163,8 @@ class SigV4Auth(_ProviderFlow[AwsCredentials]):
         self._clock = clock
 
     def _apply(self, request: Any, credential: AwsCredentials) -> None:
+        if request.headers.pop("Transfer-Encoding", None) is not None:  # a stream, read by now: sized
+            request.headers["Content-Length"] = str(len(request.content))
         request.url = type(request.url)(strict_url(str(request.url)))
         sign_in_place(
             request.method, str(request.url), request.headers, request.content, credential,
