@@ -167,13 +167,18 @@ def test_sixteen_threads_on_one_client_cost_one_token_request(
 
 
 def test_aws_keys_for_bearer_and_a_token_for_sigv4_are_configuration_errors(server: FakeIdentityServer) -> None:
-    with server.sts_provider() as aws, httpx.Client(auth=BearerAuth(aws)) as client:
-        with pytest.raises(ConfigurationError, match="AwsCredentials.*literauth.adapters.httpx.SigV4Auth"):
-            client.get("http://127.0.0.1:9/x")
+    with (
+        server.sts_provider() as aws,
+        httpx.Client(auth=BearerAuth(aws)) as client,
+        pytest.raises(ConfigurationError, match="AwsCredentials.*literauth.adapters.httpx.SigV4Auth"),
+    ):
+        client.get("http://127.0.0.1:9/x")
     static = StaticTokenProvider("static-token-0123456789")
-    with httpx2.Client(auth=SigV4Auth(static, region=REGION)) as client:
-        with pytest.raises(ConfigurationError, match="BearerToken.*literauth.adapters.httpx.BearerAuth"):
-            client.get("http://127.0.0.1:9/x")
+    with (
+        httpx2.Client(auth=SigV4Auth(static, region=REGION)) as client,
+        pytest.raises(ConfigurationError, match="BearerToken.*literauth.adapters.httpx.BearerAuth"),
+    ):
+        client.get("http://127.0.0.1:9/x")
     with pytest.raises(ConfigurationError, match="resolve"):
         BearerAuth("a token")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="region"):
