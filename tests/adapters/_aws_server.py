@@ -4,8 +4,8 @@ Built on the suite's `ApiServer`, which records every request as received and re
 each SigV4 signature with botocore (an implementation independent of literauth's) from the
 secret of the access key it names, answering 403 like AWS when it is wrong. This adds what
 the SDKs expect back: Converse answers for boto3, Messages answers for `AnthropicBedrock`
-(``/invoke`` and the event-stream ``/invoke-with-response-stream``), chat completions for
-openai, and a live key registry over the keys a `FakeIdentityServer` STS has issued.
+(``/invoke`` and the event-stream ``/invoke-with-response-stream``), chat completions and
+responses for openai, and a live key registry over the keys a `FakeIdentityServer` STS has issued.
 """
 
 from __future__ import annotations
@@ -118,6 +118,14 @@ def _chat_completion(seen: Seen) -> Answer:
     })
 
 
+def _response(seen: Seen) -> Answer:
+    return _json({
+        "id": "resp_fake", "object": "response", "created_at": 0, "model": "gpt-oss-20b", "status": "completed",
+        "output": [{"type": "message", "id": "msg_fake", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": "hello from vertex", "annotations": []}]}],
+    })
+
+
 def respond(seen: Seen) -> Answer:
     """What the real service answers to a correctly authenticated request."""
     path = seen.path
@@ -129,6 +137,8 @@ def respond(seen: Seen) -> Answer:
         return _json(_message("hello from bedrock"))
     if path.endswith("/chat/completions"):
         return _chat_completion(seen)
+    if path.endswith("/responses"):
+        return _response(seen)
     return Answer()  # any other path: 200 {"ok": true}
 
 

@@ -121,9 +121,12 @@ def test_keys_rejected_twice_reach_the_sdk_as_its_permission_error(
     server: FakeIdentityServer, api: AwsServer
 ) -> None:
     api.aws_keys = {}  # type: ignore[assignment]  # every key is unknown
-    with server.sts_provider() as provider, claude(provider, api, max_retries=2) as client:
-        with pytest.raises(anthropic.PermissionDeniedError):
-            client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
+    with (
+        server.sts_provider() as provider,
+        claude(provider, api, max_retries=2) as client,
+        pytest.raises(anthropic.PermissionDeniedError),
+    ):
+        client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
     assert len(api.seen) == 2  # one re-signed retry; anthropic does not retry a 403
     assert server.sts.request_count == 2
 
@@ -132,9 +135,12 @@ def test_a_failing_provider_surfaces_through_the_sdk_with_literauths_message(
     server: FakeIdentityServer, api: AwsServer
 ) -> None:
     server.sts.fail_with("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", times=10)
-    with server.sts_provider() as provider, claude(provider, api, max_retries=2) as client:
-        with pytest.raises(anthropic.APIConnectionError) as info:
-            client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
+    with (
+        server.sts_provider() as provider,
+        claude(provider, api, max_retries=2) as client,
+        pytest.raises(anthropic.APIConnectionError) as info,
+    ):
+        client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
     cause = info.value.__cause__
     assert "AccessDenied" in str(cause) and "aws.web_identity" in str(cause)
     assert api.seen == []  # nothing went out, with the environment's keys or any other
