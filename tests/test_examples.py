@@ -23,7 +23,9 @@ INSTALL_HINT = 'pip install "literauth[examples]"'
 # The packages beyond the core each example cannot start without (the others need none):
 # (a module to hide, what the example then says it needs).
 NEEDS = {
+    "anthropic_bedrock_httpx": [("anthropic", "anthropic and botocore"), ("botocore", "anthropic and botocore")],
     "azure_openai_flask": [("flask", "flask")],
+    "boto3_bedrock_converse": [("boto3", "boto3")],
     "flask_azure_openai_client": [("flask", "flask")],
     "flask_models_config": [("flask", "flask"), ("cryptography", "cryptography and pyjwt")],
     "openai_sdk_token_callable": [("openai", "openai")],
