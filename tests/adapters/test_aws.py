@@ -14,7 +14,7 @@ import botocore.session
 import pytest
 
 from literauth import AwsCredentials, BearerToken, SecretString, StaticTokenProvider
-from literauth.adapters.aws import METHOD, _metadata, boto3_session, botocore_session
+from literauth.adapters.aws import METHOD, _KeySource, boto3_session, botocore_session
 from literauth.errors import ConfigurationError
 from literauth.testing import FakeIdentityServer, SyncedClock
 
@@ -139,7 +139,7 @@ def test_sixteen_threads_on_one_client_cost_one_token_request(server: FakeIdenti
 
 def test_expiry_reaches_botocore_as_an_offset_aware_iso_string(server: FakeIdentityServer) -> None:
     with server.sts_provider() as provider:
-        metadata = _metadata(provider)
+        metadata = _KeySource(provider).metadata()
         credential = provider.resolve()
     assert isinstance(metadata["expiry_time"], str)
     parsed = datetime.fromisoformat(metadata["expiry_time"])
@@ -164,7 +164,8 @@ def test_keys_that_never_expire_are_reported_for_a_day_and_still_re_asked() -> N
         assert credentials.get_frozen_credentials().access_key == "AKIASTATICSTATIC0001"
     assert credentials.get_frozen_credentials().token is None
     assert Static.calls == 5  # load, then once per signing: botocore holds nothing literauth did not say
-    remaining = (datetime.fromisoformat(str(_metadata(Static())["expiry_time"])) - datetime.now().astimezone())
+    assert credentials.refresh_needed() is False  # the same keys: no refresh, no re-parsing
+    remaining = (datetime.fromisoformat(str(_KeySource(Static()).metadata()["expiry_time"])) - datetime.now().astimezone())
     assert 86000 < remaining.total_seconds() <= 86400
 
 
