@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import struct
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -160,3 +161,28 @@ class AwsServer(ApiServer):
 
     def bearers(self) -> list[str]:
         return [(s.header("Authorization") or "").removeprefix("Bearer ") for s in self.seen]
+
+
+class RejectOnly:
+    """A `bearer_tokens` for `ApiServer`: every token passes but the ones in `rejected`."""
+
+    def __init__(self, *rejected: str) -> None:
+        self.rejected = set(rejected)
+
+    def __contains__(self, token: object) -> bool:
+        return token not in self.rejected
+
+
+def in_threads(count: int, work: Callable[[], None]) -> None:
+    """Run `work` on `count` threads released together, and wait for all of them."""
+    start = threading.Barrier(count)
+
+    def worker() -> None:
+        start.wait()
+        work()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import anthropic
@@ -14,7 +13,7 @@ from literauth.adapters.httpx import SigV4Auth
 from literauth.testing import FakeIdentityServer
 
 from ..conftest import assert_no_secret
-from ._aws_server import MODEL, REGION, AwsServer, sts_keys
+from ._aws_server import MODEL, REGION, AwsServer, in_threads, sts_keys
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 INVOKE = f"/model/{MODEL.replace(':', '%3A')}/invoke"
@@ -40,6 +39,11 @@ def claude(provider: object, api: AwsServer, **options: object) -> anthropic.Ant
         api_key="signed-by-literauth", aws_region=REGION, base_url=api.url,
         http_client=httpx2.Client(auth=SigV4Auth(provider, region=REGION)), **options,  # type: ignore[arg-type]
     )
+
+
+def ask(client: anthropic.AnthropicBedrock) -> str:
+    message = client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
+    return str(message.content[0].text)  # type: ignore[union-attr]
 
 
 def issued(server: FakeIdentityServer) -> list[str]:
@@ -75,20 +79,8 @@ def test_after_invalidate_the_next_call_carries_new_keys(server: FakeIdentitySer
 
 def test_sixteen_threads_on_one_client_cost_one_token_request(server: FakeIdentityServer, api: AwsServer) -> None:
     with server.sts_provider() as provider, claude(provider, api) as client:
-        start = threading.Barrier(16)
         texts: list[str] = []
-
-        def worker() -> None:
-            start.wait()
-            for _ in range(3):
-                texts.append(client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
-                             .content[0].text)  # type: ignore[union-attr]
-
-        threads = [threading.Thread(target=worker) for _ in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(16, lambda: texts.extend(ask(client) for _ in range(3)))
     assert texts == ["hello from bedrock"] * 48
     assert server.sts.request_count == 1
     assert api.sigv4_failures == []
@@ -100,19 +92,8 @@ def test_expired_keys_for_eight_threads_at_once_cost_one_token_request(
     with server.sts_provider() as provider, claude(provider, api, max_retries=2) as client:
         provider.resolve()
         api.expired_keys = set(issued(server))
-        start = threading.Barrier(8)
         texts: list[str] = []
-
-        def worker() -> None:
-            start.wait()
-            texts.append(client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
-                         .content[0].text)  # type: ignore[union-attr]
-
-        threads = [threading.Thread(target=worker) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(8, lambda: texts.append(ask(client)))
     assert texts == ["hello from bedrock"] * 8
     assert server.sts.request_count == 2  # the rejection was healed inside the auth, once for all
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -19,7 +18,7 @@ from literauth.errors import ConfigurationError
 from literauth.testing import FakeIdentityServer, SyncedClock
 
 from ..conftest import assert_no_secret
-from ._aws_server import MODEL, AwsServer, sts_keys
+from ._aws_server import MODEL, AwsServer, in_threads, sts_keys
 
 ENV_KEYS = {
     "AWS_ACCESS_KEY_ID": "AKIAENVIRONMENTKEY00",
@@ -118,19 +117,8 @@ def test_a_rotation_reaches_botocore_at_the_next_call(server: FakeIdentityServer
 def test_sixteen_threads_on_one_client_cost_one_token_request(server: FakeIdentityServer, api: AwsServer) -> None:
     with server.sts_provider() as provider:
         client = bedrock(boto3_session(provider), api)
-        start = threading.Barrier(16)
         answers: list[str] = []
-
-        def worker(n: int) -> None:
-            start.wait()
-            for i in range(3):
-                answers.append(converse(client, f"{n}-{i}"))
-
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(16, lambda: answers.extend(converse(client, f"call {i}") for i in range(3)))
     assert len(answers) == 48
     assert server.sts.request_count == 1
     assert set(api.access_keys()) == set(issued_keys(server))
@@ -214,16 +202,12 @@ def test_a_403_is_not_retried_by_botocore_so_literauth_asks_sts_no_more(
         api.expired_keys = set(issued_keys(server))
         errors: list[str] = []
 
-        def worker() -> None:
+        def rejected() -> None:
             with pytest.raises(botocore.exceptions.ClientError) as info:
                 converse(client)
             errors.append(info.value.response["Error"]["Code"])
 
-        threads = [threading.Thread(target=worker) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(8, rejected)
     # botocore has no "credential rejected" signal: no refresh storm, one token request in all
     assert errors == ["ExpiredTokenException"] * 8
     assert server.sts.request_count == 1

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -19,7 +18,7 @@ from literauth.testing import FakeIdentityServer
 
 from .._api_server import Answer, aws_error
 from ..conftest import assert_no_secret
-from ._aws_server import MODEL, REGION, AwsServer, sts_keys
+from ._aws_server import MODEL, REGION, AwsServer, RejectOnly, in_threads, sts_keys
 
 LIBRARIES = [httpx, httpx2]
 BODY = b'{"messages":[{"role":"user","content":[{"text":"hello"}]}]}'
@@ -36,34 +35,10 @@ def lib(request: pytest.FixtureRequest) -> ModuleType:
     return request.param  # type: ignore[no-any-return]
 
 
-class RejectOnly:
-    """A `bearer_tokens` for `ApiServer`: every token passes but the ones in `rejected`."""
-
-    def __init__(self, *rejected: str) -> None:
-        self.rejected = set(rejected)
-
-    def __contains__(self, token: object) -> bool:
-        return token not in self.rejected
-
-
 def token_of(provider: Any) -> str:
     credential = provider.resolve()
     assert isinstance(credential, BearerToken)
     return credential.token.expose_secret()
-
-
-def run_threads(count: int, work: Callable[[], None]) -> None:
-    start = threading.Barrier(count)
-
-    def worker() -> None:
-        start.wait()
-        work()
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 # -- one object serves both libraries ------------------------------------------------------
@@ -149,7 +124,7 @@ def test_eight_threads_rejected_at_once_cost_one_token_request(
     with server.azure_provider() as provider, lib.Client(auth=BearerAuth(provider)) as client:
         api.bearer_tokens = RejectOnly(token_of(provider))  # type: ignore[assignment]
         statuses: list[int] = []
-        run_threads(8, lambda: statuses.append(client.get(api.url + "/x").status_code))
+        in_threads(8, lambda: statuses.append(client.get(api.url + "/x").status_code))
     assert statuses == [200] * 8
     assert server.azure.request_count == 2
 
@@ -159,7 +134,7 @@ def test_sixteen_threads_on_one_client_cost_one_token_request(
 ) -> None:
     with server.azure_provider() as provider, lib.Client(auth=BearerAuth(provider)) as client:
         statuses: list[int] = []
-        run_threads(16, lambda: statuses.extend(client.get(api.url + "/x").status_code for _ in range(3)))
+        in_threads(16, lambda: statuses.extend(client.get(api.url + "/x").status_code for _ in range(3)))
         token = token_of(provider)
     assert statuses == [200] * 48
     assert server.azure.request_count == 1
@@ -277,7 +252,7 @@ def test_sigv4_eight_threads_rejected_at_once_cost_one_token_request(
         provider.resolve()
         signed.expired_keys = set(issued(server))
         statuses: list[int] = []
-        run_threads(8, lambda: statuses.append(client.post(f"{signed.url}/model/{MODEL}/converse", content=BODY)
+        in_threads(8, lambda: statuses.append(client.post(f"{signed.url}/model/{MODEL}/converse", content=BODY)
                                                .status_code))
     assert statuses == [200] * 8
     assert server.sts.request_count == 2

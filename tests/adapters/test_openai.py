@@ -7,8 +7,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
 
 import httpx
@@ -21,7 +20,7 @@ from literauth.adapters.aws import botocore_session
 from literauth.adapters.httpx import BearerAuth
 from literauth.testing import FakeIdentityServer
 
-from ._aws_server import REGION, AwsServer, sts_keys
+from ._aws_server import REGION, AwsServer, RejectOnly, in_threads, sts_keys
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -40,16 +39,6 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "environment-secret-that-must-never-sign-0123")
 
 
-class RejectOnly:
-    """A `bearer_tokens` for `ApiServer`: every token passes but the ones in `rejected`."""
-
-    def __init__(self, *rejected: str) -> None:
-        self.rejected = set(rejected)
-
-    def __contains__(self, token: object) -> bool:
-        return token not in self.rejected
-
-
 def token_of(provider: object) -> str:
     credential = provider.resolve()  # type: ignore[attr-defined]
     assert isinstance(credential, BearerToken)
@@ -59,20 +48,6 @@ def token_of(provider: object) -> str:
 def chat(client: openai.OpenAI) -> str:
     answer = client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
     return str(answer.choices[0].message.content)
-
-
-def in_threads(count: int, work: Callable[[], None]) -> None:
-    start = threading.Barrier(count)
-
-    def worker() -> None:
-        start.wait()
-        work()
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 # -- http_client=httpx.Client(auth=BearerAuth(provider)) ---------------------------------
