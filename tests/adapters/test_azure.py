@@ -1,7 +1,7 @@
 """`AzureTokenCredential` driven by azure-core's own pipeline and by azure-ai-inference.
 
 The identity side is the real `AzureAdCredentialProvider` against `FakeIdentityServer`; the
-service side is `LlmServer` over HTTPS (azure-core sends bearer tokens over TLS only), which
+service side is `FakeLlmServer` over HTTPS (azure-core sends bearer tokens over TLS only), which
 records every token that arrives.
 """
 
@@ -37,10 +37,10 @@ from literauth import (
     StaticTokenProvider,
 )
 from literauth.adapters.azure import NEVER_EXPIRES, AzureTokenCredential
-from literauth.testing import FakeIdentityServer, SyncedClock
+from literauth.testing import FakeIdentityServer, FakeLlmServer, SyncedClock
+from literauth.testing._llm import cae_challenge
 
 from ..conftest import assert_no_secret
-from ._llm_server import LlmServer, cae_challenge
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 ML_SCOPE = "https://ml.azure.com/.default"
@@ -55,18 +55,18 @@ def idp() -> Iterator[FakeIdentityServer]:
 
 
 @pytest.fixture
-def llm() -> Iterator[LlmServer]:
-    with LlmServer(https=True) as server:
+def llm() -> Iterator[FakeLlmServer]:
+    with FakeLlmServer(https=True) as server:
         yield server
 
 
-def _client(credential: object, llm: LlmServer, scope: str = SCOPE) -> PipelineClient[HttpRequest, HttpResponse]:
+def _client(credential: object, llm: FakeLlmServer, scope: str = SCOPE) -> PipelineClient[HttpRequest, HttpResponse]:
     """azure-core's own pipeline: retries, then the bearer policy every Azure SDK client uses."""
     policies = [RetryPolicy(retry_total=2, retry_backoff_factor=0), BearerTokenCredentialPolicy(credential, scope)]
     return PipelineClient(llm.url, policies=policies, transport=RequestsTransport(connection_verify=llm.ca_bundle))
 
 
-def _chat(client: PipelineClient[HttpRequest, HttpResponse], llm: LlmServer) -> int:
+def _chat(client: PipelineClient[HttpRequest, HttpResponse], llm: FakeLlmServer) -> int:
     response = client.send_request(HttpRequest("POST", llm.url + CHAT, json={"messages": []}))
     return response.status_code
 
@@ -113,7 +113,7 @@ def test_a_token_that_never_expires_is_reported_valid_for_a_day() -> None:
 
 
 def test_the_pipeline_sends_the_current_token_and_sees_an_invalidate_at_the_next_call(
-    idp: FakeIdentityServer, llm: LlmServer
+    idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     provider = idp.azure_provider()
     client = _client(AzureTokenCredential(provider), llm)
@@ -129,7 +129,7 @@ def test_the_pipeline_sends_the_current_token_and_sees_an_invalidate_at_the_next
     assert idp.azure.request_count == 2
 
 
-def test_a_rotation_by_the_identity_provider_reaches_the_next_call(idp: FakeIdentityServer, llm: LlmServer) -> None:
+def test_a_rotation_by_the_identity_provider_reaches_the_next_call(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     clock = SyncedClock(idp)
     provider = idp.azure_provider(clock=clock, background_refresh=False)
     client = _client(AzureTokenCredential(provider), llm)
@@ -141,7 +141,7 @@ def test_a_rotation_by_the_identity_provider_reaches_the_next_call(idp: FakeIden
     assert idp.azure.request_count == 2
 
 
-def test_sixteen_threads_sharing_one_client_cost_one_token_request(idp: FakeIdentityServer, llm: LlmServer) -> None:
+def test_sixteen_threads_sharing_one_client_cost_one_token_request(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider = idp.azure_provider()
     client = _client(AzureTokenCredential(provider), llm)
     statuses = _in_threads(16, lambda: [_chat(client, llm) for _ in range(3)])
@@ -175,7 +175,7 @@ def _in_threads(count: int, job: Any) -> list[Any]:
 
 
 def test_azure_ai_inference_default_scope_is_served_by_one_derived_provider(
-    idp: FakeIdentityServer, llm: LlmServer
+    idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     inference = pytest.importorskip("azure.ai.inference")
     provider = idp.azure_provider()  # configured for cognitiveservices; the SDK asks for ml.azure.com
@@ -184,7 +184,7 @@ def test_azure_ai_inference_default_scope_is_served_by_one_derived_provider(
     )
     answers = _in_threads(8, lambda: client.complete(messages=[{"role": "user", "content": "hi"}]))
     assert [a.choices[0].message.content for a in answers] == ["fake chat says hi"] * 8
-    assert llm.seen[0].path == "/models/chat/completions"
+    assert llm.requests[0].path == "/models/chat/completions"
     tokens = set(llm.tokens())
     assert len(tokens) == 1 and idp.azure.check_token(tokens.pop(), audience="https://ml.azure.com")
     assert idp.azure.request_count == 1  # one derived provider, made once, fetched once
@@ -247,7 +247,7 @@ def test_aws_keys_are_refused_at_construction(idp: FakeIdentityServer) -> None:
 
 
 def test_a_provider_failure_is_azure_cores_auth_error_with_literauths_message(
-    idp: FakeIdentityServer, llm: LlmServer
+    idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     secret = idp.azure.client_secret.expose_secret()
     provider = idp.azure_provider()
@@ -257,21 +257,21 @@ def test_a_provider_failure_is_azure_cores_auth_error_with_literauths_message(
         _chat(client, llm)
     message = str(caught.value)
     assert message.startswith("literauth: azure.client_secret") and "AADSTS" in message
-    assert llm.seen == []  # nothing was sent without a token
+    assert llm.requests == []  # nothing was sent without a token
     shown = "".join(traceback.format_exception(caught.value))
     assert_no_secret([message, repr(caught.value), shown], [secret])
 
 
-def test_a_plain_401_is_not_retried_by_azure_core_and_costs_no_fetch(idp: FakeIdentityServer, llm: LlmServer) -> None:
+def test_a_plain_401_is_not_retried_by_azure_core_and_costs_no_fetch(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider = idp.azure_provider()
     llm.refuse(_token(provider))
     client = _client(AzureTokenCredential(provider), llm)
     assert _chat(client, llm) == 401
-    assert len(llm.seen) == 1 and idp.azure.request_count == 1
+    assert len(llm.requests) == 1 and idp.azure.request_count == 1
 
 
 def test_a_cae_challenge_refreshes_once_and_the_retry_carries_the_new_token(
-    idp: FakeIdentityServer, llm: LlmServer
+    idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     provider = idp.azure_provider()
     rejected = _token(provider)
@@ -284,7 +284,7 @@ def test_a_cae_challenge_refreshes_once_and_the_retry_carries_the_new_token(
     assert _chat(client, llm) == 200 and idp.azure.request_count == 2
 
 
-def test_eight_requests_challenged_together_cost_one_refresh(idp: FakeIdentityServer, llm: LlmServer) -> None:
+def test_eight_requests_challenged_together_cost_one_refresh(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider = idp.azure_provider()
     rejected = _token(provider)
     llm.refuse(rejected, challenge=cae_challenge(), together=8)

@@ -1,7 +1,7 @@
 """`GoogleCredentials` driven by google-auth's `AuthorizedSession`, google-genai and AnthropicVertex.
 
 The identity side is the real `VertexOAuthCredentialProvider` against `FakeIdentityServer`'s
-Google token endpoint; the service side is `LlmServer`, which records every token that
+Google token endpoint; the service side is `FakeLlmServer`, which records every token that
 arrives. Each SDK is the real one, pointed at the loopback server by its `base_url`.
 """
 
@@ -27,12 +27,10 @@ from literauth import BearerToken, ConfigurationError, StaticTokenProvider
 from literauth.adapters.google import GoogleCredentials
 from literauth.credentials import UTC
 from literauth.google import VertexOAuthCredentialProvider
-from literauth.testing import FakeIdentityServer, SyncedClock
+from literauth.testing import FakeIdentityServer, FakeLlmServer, SyncedClock
 
-from .._api_server import Answer
 from .._engine_helpers import ScriptedProvider
 from ..conftest import FakeClock, assert_no_secret
-from ._llm_server import LlmServer
 
 GEMINI = "gemini-2.0-flash"
 CLAUDE = "claude-sonnet-4@20250514"
@@ -45,8 +43,8 @@ def idp() -> Iterator[FakeIdentityServer]:
 
 
 @pytest.fixture
-def llm() -> Iterator[LlmServer]:
-    with LlmServer() as server:
+def llm() -> Iterator[FakeLlmServer]:
+    with FakeLlmServer() as server:
         yield server
 
 
@@ -85,7 +83,7 @@ def _in_threads(count: int, job: Callable[[], Any]) -> list[Any]:
 # The three SDKs, each as "make a client on these credentials" and "make one call with it".
 
 
-def _genai(credentials: object, llm: LlmServer) -> Callable[[], str | None]:
+def _genai(credentials: object, llm: FakeLlmServer) -> Callable[[], str | None]:
     client = genai.Client(
         vertexai=True, credentials=credentials, project="proj", location="us-central1",
         http_options=genai_types.HttpOptions(base_url=llm.url),
@@ -93,7 +91,7 @@ def _genai(credentials: object, llm: LlmServer) -> Callable[[], str | None]:
     return lambda: client.models.generate_content(model=GEMINI, contents="hi").text
 
 
-def _vertex_claude(credentials: object, llm: LlmServer) -> Callable[[], str | None]:
+def _vertex_claude(credentials: object, llm: FakeLlmServer) -> Callable[[], str | None]:
     client = anthropic.AnthropicVertex(
         region="us-east5", project_id="proj", credentials=credentials, base_url=llm.url + "/v1", max_retries=0
     )
@@ -105,7 +103,7 @@ def _vertex_claude(credentials: object, llm: LlmServer) -> Callable[[], str | No
     return call
 
 
-def _session(credentials: object, llm: LlmServer) -> Callable[[], int]:
+def _session(credentials: object, llm: FakeLlmServer) -> Callable[[], int]:
     session = AuthorizedSession(credentials)  # type: ignore[arg-type]
     return lambda: session.post(llm.url + "/v1/projects/proj/locations/us-central1/x:predict", json={}).status_code
 
@@ -150,7 +148,7 @@ def test_a_token_that_never_expires_has_no_expiry() -> None:
 
 
 def test_google_auths_own_refresh_window_never_fetches_behind_literauths_back(
-    idp: FakeIdentityServer, llm: LlmServer
+    idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     idp.google.lifetime = 200  # inside google-auth's 225 s threshold: "expired" from birth for it
     provider, _ = _provider(idp)
@@ -166,7 +164,7 @@ def test_google_auths_own_refresh_window_never_fetches_behind_literauths_back(
 
 @pytest.mark.parametrize("sdk", SDKS)
 def test_each_sdk_sends_the_current_token_and_sees_an_invalidate_at_the_next_call(
-    sdk: str, idp: FakeIdentityServer, llm: LlmServer
+    sdk: str, idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     provider, _ = _provider(idp)
     call = SDKS[sdk](GoogleCredentials(provider, quota_project_id="billing-proj"), llm)
@@ -174,7 +172,7 @@ def test_each_sdk_sends_the_current_token_and_sees_an_invalidate_at_the_next_cal
     first = _token(provider)
     assert llm.tokens() == [first] * 3 and first in idp.google.issued_tokens
     if sdk != "anthropic-vertex":  # AnthropicVertex does not send the quota project
-        assert {seen.header("x-goog-user-project") for seen in llm.seen} == {"billing-proj"}
+        assert {seen.header("x-goog-user-project") for seen in llm.requests} == {"billing-proj"}
     provider.invalidate()
     assert call() == ANSWERS[sdk]
     assert llm.tokens()[-1] == _token(provider) != first
@@ -183,7 +181,7 @@ def test_each_sdk_sends_the_current_token_and_sees_an_invalidate_at_the_next_cal
 
 @pytest.mark.parametrize("sdk", SDKS)
 def test_a_rotation_by_the_identity_provider_reaches_the_next_call(
-    sdk: str, idp: FakeIdentityServer, llm: LlmServer
+    sdk: str, idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     clock = SyncedClock(idp)
     provider, _ = _provider(idp, clock=clock, background_refresh=False)
@@ -197,7 +195,7 @@ def test_a_rotation_by_the_identity_provider_reaches_the_next_call(
 
 @pytest.mark.parametrize("sdk", SDKS)
 def test_sixteen_threads_sharing_one_client_cost_one_token_request(
-    sdk: str, idp: FakeIdentityServer, llm: LlmServer
+    sdk: str, idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     provider, _ = _provider(idp)
     make = SDKS[sdk]
@@ -217,7 +215,7 @@ def test_sixteen_threads_sharing_one_client_cost_one_token_request(
 
 @pytest.mark.parametrize("sdk", SDKS)
 def test_a_provider_failure_is_google_auths_refresh_error_with_literauths_message(
-    sdk: str, idp: FakeIdentityServer, llm: LlmServer
+    sdk: str, idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     provider, info = _provider(idp)
     credentials = GoogleCredentials(provider)
@@ -230,14 +228,14 @@ def test_a_provider_failure_is_google_auths_refresh_error_with_literauths_messag
     assert isinstance(caught.value, RefreshError)
     message = str(caught.value)
     assert message.startswith("literauth: google.service_account") and "invalid_grant" in message
-    assert llm.seen == []
+    assert llm.requests == []
     shown = "".join(traceback.format_exception(caught.value))
     assert_no_secret([message, repr(caught.value), shown, repr(credentials)], [old, info["private_key"]])
     assert credentials.expired and not credentials.valid and credentials.token is None
     assert credentials.token_state is google_credentials.TokenState.INVALID
 
 
-def test_authorized_session_retries_a_401_once_with_a_fresh_token(idp: FakeIdentityServer, llm: LlmServer) -> None:
+def test_authorized_session_retries_a_401_once_with_a_fresh_token(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider, _ = _provider(idp)
     rejected = _token(provider)
     llm.refuse(rejected)
@@ -248,18 +246,18 @@ def test_authorized_session_retries_a_401_once_with_a_fresh_token(idp: FakeIdent
 
 
 def test_a_token_rejected_every_time_costs_one_fetch_per_rejected_request(
-    idp: FakeIdentityServer, llm: LlmServer
+    idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     provider, _ = _provider(idp)
-    llm.responder = lambda seen: Answer(401, b'{"error": "unauthorized"}', {"Content-Type": "application/json"})
+    llm.refuse()  # every token
     call = _session(GoogleCredentials(provider), llm)
     assert call() == 401
-    assert len(llm.seen) == 3  # the request, and a retry after each of AuthorizedSession's two refreshes
+    assert len(llm.requests) == 3  # the request, and a retry after each of AuthorizedSession's two refreshes
     assert len(set(llm.tokens())) == 3  # each retry carried a new token
     assert idp.google.request_count == 1 + 2  # the first token, one per rejection that was retried
 
 
-def test_eight_requests_rejected_together_cost_one_fetch(idp: FakeIdentityServer, llm: LlmServer) -> None:
+def test_eight_requests_rejected_together_cost_one_fetch(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider, _ = _provider(idp)
     rejected = _token(provider)
     llm.refuse(rejected, together=8)
