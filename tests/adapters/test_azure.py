@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from azure.core import PipelineClient
@@ -41,6 +39,7 @@ from literauth.testing import FakeIdentityServer, FakeLlmServer, SyncedClock
 from literauth.testing._llm import cae_challenge
 
 from ..conftest import assert_no_secret
+from ._helpers import current_token, in_threads
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 ML_SCOPE = "https://ml.azure.com/.default"
@@ -71,11 +70,6 @@ def _chat(client: PipelineClient[HttpRequest, HttpResponse], llm: FakeLlmServer)
     return response.status_code
 
 
-def _token(provider: Any) -> str:
-    credential = provider.resolve()
-    assert isinstance(credential, BearerToken)
-    return credential.token.expose_secret()
-
 
 # -- the protocols and what they return --------------------------------------------------------
 
@@ -93,7 +87,7 @@ def test_expiry_is_an_int_and_the_refresh_is_always_due(idp: FakeIdentityServer)
     info = credential.get_token_info(SCOPE, options={})
     cached = provider.resolve()
     assert isinstance(token, AccessToken) and isinstance(info, AccessTokenInfo)
-    assert token.token == info.token == _token(provider)
+    assert token.token == info.token == current_token(provider)
     assert type(token.expires_on) is int and type(info.expires_on) is int
     assert cached.expires_at_epoch is not None and token.expires_on == int(cached.expires_at_epoch)
     assert type(info.refresh_on) is int and 0 < info.refresh_on <= time.time()  # 0 would mean "unset"
@@ -118,13 +112,13 @@ def test_the_pipeline_sends_the_current_token_and_sees_an_invalidate_at_the_next
     provider = idp.azure_provider()
     client = _client(AzureTokenCredential(provider), llm)
     assert [_chat(client, llm) for _ in range(3)] == [200, 200, 200]
-    first = _token(provider)
+    first = current_token(provider)
     assert llm.tokens() == [first] * 3
     assert idp.azure.request_count == 1
     assert idp.azure.check_token(first, audience="https://cognitiveservices.azure.com")
     provider.invalidate()
     assert _chat(client, llm) == 200
-    second = _token(provider)
+    second = current_token(provider)
     assert second != first and llm.tokens()[-1] == second  # the policy kept no copy of the old one
     assert idp.azure.request_count == 2
 
@@ -137,38 +131,18 @@ def test_a_rotation_by_the_identity_provider_reaches_the_next_call(idp: FakeIden
     first = llm.tokens()[-1]
     clock.advance(idp.azure.lifetime - 10)  # past what literauth serves: the next resolve() fetches
     _chat(client, llm)
-    assert llm.tokens()[-1] != first and llm.tokens()[-1] == _token(provider)
+    assert llm.tokens()[-1] != first and llm.tokens()[-1] == current_token(provider)
     assert idp.azure.request_count == 2
 
 
 def test_sixteen_threads_sharing_one_client_cost_one_token_request(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider = idp.azure_provider()
     client = _client(AzureTokenCredential(provider), llm)
-    statuses = _in_threads(16, lambda: [_chat(client, llm) for _ in range(3)])
+    statuses = in_threads(16, lambda: [_chat(client, llm) for _ in range(3)])
     assert statuses == [[200] * 3] * 16
     assert idp.azure.request_count == 1
-    assert set(llm.tokens()) == {_token(provider)}
+    assert set(llm.tokens()) == {current_token(provider)}
 
-
-def _in_threads(count: int, job: Any) -> list[Any]:
-    """Run `job` on `count` real threads released together; their results, in no order."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        result = job()
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-        assert not thread.is_alive()
-    return results
 
 
 # -- scopes and tenants --------------------------------------------------------------------------
@@ -182,7 +156,7 @@ def test_azure_ai_inference_default_scope_is_served_by_one_derived_provider(
     client = inference.ChatCompletionsClient(
         endpoint=llm.url + "/models", credential=AzureTokenCredential(provider), connection_verify=llm.ca_bundle
     )
-    answers = _in_threads(8, lambda: client.complete(messages=[{"role": "user", "content": "hi"}]))
+    answers = in_threads(8, lambda: client.complete(messages=[{"role": "user", "content": "hi"}]))
     assert [a.choices[0].message.content for a in answers] == ["fake chat says hi"] * 8
     assert llm.requests[0].path == "/models/chat/completions"
     tokens = set(llm.tokens())
@@ -210,7 +184,7 @@ def test_a_scope_the_provider_cannot_serve_names_both_scopes() -> None:
 def test_another_tenant_is_refused_naming_both(idp: FakeIdentityServer) -> None:
     provider = idp.azure_provider()
     credential = AzureTokenCredential(provider)
-    assert credential.get_token(SCOPE, tenant_id=provider.tenant_id.upper()).token == _token(provider)
+    assert credential.get_token(SCOPE, tenant_id=provider.tenant_id.upper()).token == current_token(provider)
     with pytest.raises(ConfigurationError) as caught:
         credential.get_token_info(SCOPE, options={"tenant_id": "other-tenant.onmicrosoft.com"})
     assert "other-tenant.onmicrosoft.com" in str(caught.value) and provider.tenant_id in str(caught.value)
@@ -219,9 +193,9 @@ def test_another_tenant_is_refused_naming_both(idp: FakeIdentityServer) -> None:
 def test_a_chain_serves_other_scopes_through_its_chosen_source(idp: FakeIdentityServer) -> None:
     provider = idp.azure_provider()
     credential = AzureTokenCredential(ChainProvider([("azure", lambda: provider)]))
-    assert credential.get_token(SCOPE).token == _token(provider)
+    assert credential.get_token(SCOPE).token == current_token(provider)
     ml = credential.get_token(ML_SCOPE).token
-    assert ml != _token(provider) and idp.azure.check_token(ml, audience="https://ml.azure.com")
+    assert ml != current_token(provider) and idp.azure.check_token(ml, audience="https://ml.azure.com")
 
 
 def test_close_closes_the_providers_it_made_and_not_the_one_passed_in(idp: FakeIdentityServer) -> None:
@@ -232,7 +206,7 @@ def test_close_closes_the_providers_it_made_and_not_the_one_passed_in(idp: FakeI
         assert derived is not provider
     with pytest.raises(ConfigurationError, match="closed"):
         derived.resolve()
-    assert _token(provider)  # still open
+    assert current_token(provider)  # still open
     assert credential.get_token(ML_SCOPE).token  # a new one is made on demand
 
 
@@ -264,7 +238,7 @@ def test_a_provider_failure_is_azure_cores_auth_error_with_literauths_message(
 
 def test_a_plain_401_is_not_retried_by_azure_core_and_costs_no_fetch(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider = idp.azure_provider()
-    llm.refuse(_token(provider))
+    llm.refuse(current_token(provider))
     client = _client(AzureTokenCredential(provider), llm)
     assert _chat(client, llm) == 401
     assert len(llm.requests) == 1 and idp.azure.request_count == 1
@@ -274,11 +248,11 @@ def test_a_cae_challenge_refreshes_once_and_the_retry_carries_the_new_token(
     idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
     provider = idp.azure_provider()
-    rejected = _token(provider)
+    rejected = current_token(provider)
     llm.refuse(rejected, challenge=cae_challenge())
     client = _client(AzureTokenCredential(provider), llm)
     assert _chat(client, llm) == 200
-    fresh = _token(provider)
+    fresh = current_token(provider)
     assert llm.tokens() == [rejected, fresh] and fresh != rejected
     assert idp.azure.request_count == 2
     assert _chat(client, llm) == 200 and idp.azure.request_count == 2
@@ -286,13 +260,13 @@ def test_a_cae_challenge_refreshes_once_and_the_retry_carries_the_new_token(
 
 def test_eight_requests_challenged_together_cost_one_refresh(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider = idp.azure_provider()
-    rejected = _token(provider)
+    rejected = current_token(provider)
     llm.refuse(rejected, challenge=cae_challenge(), together=8)
     client = _client(AzureTokenCredential(provider), llm)
-    assert _in_threads(8, lambda: _chat(client, llm)) == [200] * 8
+    assert in_threads(8, lambda: _chat(client, llm)) == [200] * 8
     assert llm.tokens().count(rejected) == 8
     assert idp.azure.request_count == 2  # the first token, and one refresh for all eight
-    assert set(llm.tokens()) == {rejected, _token(provider)}
+    assert set(llm.tokens()) == {rejected, current_token(provider)}
 
 
 def test_the_same_challenge_against_the_token_that_answered_it_costs_no_fetch(idp: FakeIdentityServer) -> None:
@@ -330,5 +304,5 @@ def test_repr_shows_no_secret(idp: FakeIdentityServer) -> None:
     provider = idp.azure_provider()
     credential = AzureTokenCredential(provider)
     credential.get_token(SCOPE)
-    assert_no_secret([repr(credential), str(credential)], [_token(provider), idp.azure.client_secret.expose_secret()])
+    assert_no_secret([repr(credential), str(credential)], [current_token(provider), idp.azure.client_secret.expose_secret()])
     assert isinstance(provider, AzureAdCredentialProvider)

@@ -23,7 +23,7 @@ from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.auth.transport.requests import AuthorizedSession
 from google.genai import types as genai_types
 
-from literauth import BearerToken, ConfigurationError, StaticTokenProvider
+from literauth import ConfigurationError, StaticTokenProvider
 from literauth.adapters.google import GoogleCredentials
 from literauth.credentials import UTC
 from literauth.google import VertexOAuthCredentialProvider
@@ -31,6 +31,7 @@ from literauth.testing import FakeIdentityServer, FakeLlmServer, SyncedClock
 
 from .._engine_helpers import ScriptedProvider
 from ..conftest import FakeClock, assert_no_secret
+from ._helpers import current_token, in_threads
 
 GEMINI = "gemini-2.0-flash"
 CLAUDE = "claude-sonnet-4@20250514"
@@ -53,31 +54,6 @@ def _provider(idp: FakeIdentityServer, **options: Any) -> tuple[VertexOAuthCrede
     return VertexOAuthCredentialProvider.from_service_account_json(info, session=idp.session(), **options), info
 
 
-def _token(provider: Any) -> str:
-    credential = provider.resolve()
-    assert isinstance(credential, BearerToken)
-    return credential.token.expose_secret()
-
-
-def _in_threads(count: int, job: Callable[[], Any]) -> list[Any]:
-    """Run `job` on `count` real threads released together; their results, in no order."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        result = job()
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-        assert not thread.is_alive()
-    return results
 
 
 # The three SDKs, each as "make a client on these credentials" and "make one call with it".
@@ -130,7 +106,7 @@ def test_it_is_a_google_auth_credential_with_quota_project_support(idp: FakeIden
 def test_token_expiry_and_validity_read_through_to_the_provider(idp: FakeIdentityServer) -> None:
     provider, _ = _provider(idp)
     credentials = GoogleCredentials(provider)
-    assert credentials.token == _token(provider)
+    assert credentials.token == current_token(provider)
     cached = provider.resolve()
     expiry = credentials.expiry
     assert isinstance(expiry, datetime) and expiry.tzinfo is None  # naive UTC, as google-auth compares
@@ -138,7 +114,7 @@ def test_token_expiry_and_validity_read_through_to_the_provider(idp: FakeIdentit
     assert credentials.valid and not credentials.expired
     assert credentials.token_state is google_credentials.TokenState.FRESH
     provider.invalidate()
-    assert credentials.token == _token(provider) != cached.token.expose_secret()  # no copy was kept
+    assert credentials.token == current_token(provider) != cached.token.expose_secret()  # no copy was kept
     assert idp.google.request_count == 2
 
 
@@ -169,13 +145,13 @@ def test_each_sdk_sends_the_current_token_and_sees_an_invalidate_at_the_next_cal
     provider, _ = _provider(idp)
     call = SDKS[sdk](GoogleCredentials(provider, quota_project_id="billing-proj"), llm)
     assert [call() for _ in range(3)] == [ANSWERS[sdk]] * 3
-    first = _token(provider)
+    first = current_token(provider)
     assert llm.tokens() == [first] * 3 and first in idp.google.issued_tokens
     if sdk != "anthropic-vertex":  # AnthropicVertex does not send the quota project
         assert {seen.header("x-goog-user-project") for seen in llm.requests} == {"billing-proj"}
     provider.invalidate()
     assert call() == ANSWERS[sdk]
-    assert llm.tokens()[-1] == _token(provider) != first
+    assert llm.tokens()[-1] == current_token(provider) != first
     assert idp.google.request_count == 2
 
 
@@ -190,7 +166,7 @@ def test_a_rotation_by_the_identity_provider_reaches_the_next_call(
     clock.advance(idp.google.lifetime - 10)  # past what literauth serves: the next resolve() fetches
     call()
     first, second = llm.tokens()
-    assert second != first and second == _token(provider) and idp.google.request_count == 2
+    assert second != first and second == current_token(provider) and idp.google.request_count == 2
 
 
 @pytest.mark.parametrize("sdk", SDKS)
@@ -201,13 +177,13 @@ def test_sixteen_threads_sharing_one_client_cost_one_token_request(
     make = SDKS[sdk]
     if sdk == "authorized-session":  # a requests.Session per thread, the credentials shared
         credentials = GoogleCredentials(provider)
-        answers = _in_threads(16, lambda: [make(credentials, llm)() for _ in range(3)])
+        answers = in_threads(16, lambda: [make(credentials, llm)() for _ in range(3)])
     else:
         call = make(GoogleCredentials(provider), llm)
-        answers = _in_threads(16, lambda: [call() for _ in range(3)])
+        answers = in_threads(16, lambda: [call() for _ in range(3)])
     assert answers == [[ANSWERS[sdk]] * 3] * 16
     assert idp.google.request_count == 1
-    assert set(llm.tokens()) == {_token(provider)}
+    assert set(llm.tokens()) == {current_token(provider)}
 
 
 # -- failures and rejections -------------------------------------------------------------------------
@@ -220,7 +196,7 @@ def test_a_provider_failure_is_google_auths_refresh_error_with_literauths_messag
     provider, info = _provider(idp)
     credentials = GoogleCredentials(provider)
     call = SDKS[sdk](credentials, llm)
-    old = _token(provider)
+    old = current_token(provider)
     provider.invalidate()
     idp.google.delete_account(info["client_email"])
     with pytest.raises(GoogleAuthError) as caught:
@@ -237,11 +213,11 @@ def test_a_provider_failure_is_google_auths_refresh_error_with_literauths_messag
 
 def test_authorized_session_retries_a_401_once_with_a_fresh_token(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider, _ = _provider(idp)
-    rejected = _token(provider)
+    rejected = current_token(provider)
     llm.refuse(rejected)
     call = _session(GoogleCredentials(provider), llm)
     assert call() == 200
-    assert llm.tokens() == [rejected, _token(provider)]
+    assert llm.tokens() == [rejected, current_token(provider)]
     assert idp.google.request_count == 2
 
 
@@ -259,13 +235,13 @@ def test_a_token_rejected_every_time_costs_one_fetch_per_rejected_request(
 
 def test_eight_requests_rejected_together_cost_one_fetch(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
     provider, _ = _provider(idp)
-    rejected = _token(provider)
+    rejected = current_token(provider)
     llm.refuse(rejected, together=8)
     credentials = GoogleCredentials(provider)
-    assert _in_threads(8, lambda: _session(credentials, llm)()) == [200] * 8
+    assert in_threads(8, lambda: _session(credentials, llm)()) == [200] * 8
     assert llm.tokens().count(rejected) == 8
     assert idp.google.request_count == 2  # the first token and one refresh for all eight
-    assert set(llm.tokens()) == {rejected, _token(provider)}
+    assert set(llm.tokens()) == {rejected, current_token(provider)}
 
 
 def test_refresh_drops_only_the_token_this_thread_used(clock: FakeClock) -> None:
