@@ -26,6 +26,7 @@ import requests
 from .._registry import SPECS, ProviderSpec
 from ._clock import FakeClock, FakeSleep, SyncedClock
 from ._guard import NetworkBlocked, NetworkGuard
+from ._llm import FakeLlmServer
 from ._oauth import FormField, OAuthTokenEndpoint, b64url
 from ._server import (
     Endpoint,
@@ -61,6 +62,7 @@ __all__ = [
     "Endpoints",
     "FakeClock",
     "FakeIdentityServer",
+    "FakeLlmServer",
     "FakeSleep",
     "FakeUnavailable",
     "Fault",
