@@ -14,7 +14,6 @@ import base64
 import binascii
 import json
 import struct
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -171,18 +170,3 @@ class RejectOnly:
 
     def __contains__(self, token: object) -> bool:
         return token not in self.rejected
-
-
-def in_threads(count: int, work: Callable[[], None]) -> None:
-    """Run `work` on `count` threads released together, and wait for all of them."""
-    start = threading.Barrier(count)
-
-    def worker() -> None:
-        start.wait()
-        work()
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()

@@ -13,7 +13,8 @@ from literauth.adapters.httpx import SigV4Auth
 from literauth.testing import FakeIdentityServer
 
 from ..conftest import assert_no_secret
-from ._aws_server import MODEL, REGION, AwsServer, in_threads, sts_keys
+from ._aws_server import MODEL, REGION, AwsServer, sts_keys
+from ._helpers import in_threads
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 INVOKE = f"/model/{MODEL.replace(':', '%3A')}/invoke"

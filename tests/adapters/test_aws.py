@@ -18,7 +18,8 @@ from literauth.errors import ConfigurationError
 from literauth.testing import FakeIdentityServer, SyncedClock
 
 from ..conftest import assert_no_secret
-from ._aws_server import MODEL, AwsServer, in_threads, sts_keys
+from ._aws_server import MODEL, AwsServer, sts_keys
+from ._helpers import in_threads
 
 ENV_KEYS = {
     "AWS_ACCESS_KEY_ID": "AKIAENVIRONMENTKEY00",

@@ -6,19 +6,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
 
 import httpx
 import httpx2
 import pytest
 
-from literauth import BearerToken, ConfigurationError, SecretString, StaticTokenProvider
+from literauth import ConfigurationError, SecretString, StaticTokenProvider
 from literauth.adapters.httpx import BearerAuth, SigV4Auth
 from literauth.testing import FakeIdentityServer
 
 from .._api_server import Answer, aws_error
 from ..conftest import assert_no_secret
-from ._aws_server import MODEL, REGION, AwsServer, RejectOnly, in_threads, sts_keys
+from ._aws_server import MODEL, REGION, AwsServer, RejectOnly, sts_keys
+from ._helpers import current_token, in_threads
 
 LIBRARIES = [httpx, httpx2]
 BODY = b'{"messages":[{"role":"user","content":[{"text":"hello"}]}]}'
@@ -33,12 +33,6 @@ def api(server: FakeIdentityServer) -> Iterator[AwsServer]:
 @pytest.fixture(params=LIBRARIES, ids=lambda m: m.__name__)
 def lib(request: pytest.FixtureRequest) -> ModuleType:
     return request.param  # type: ignore[no-any-return]
-
-
-def token_of(provider: Any) -> str:
-    credential = provider.resolve()
-    assert isinstance(credential, BearerToken)
-    return credential.token.expose_secret()
 
 
 # -- one object serves both libraries ------------------------------------------------------
@@ -60,10 +54,10 @@ def test_bearer_sends_the_providers_current_token_and_follows_invalidate(
     server: FakeIdentityServer, api: AwsServer, lib: ModuleType
 ) -> None:
     with server.azure_provider() as provider, lib.Client(auth=BearerAuth(provider)) as client:
-        first = token_of(provider)
+        first = current_token(provider)
         assert client.get(api.url + "/v1/models").status_code == 200
         provider.invalidate()
-        second = token_of(provider)
+        second = current_token(provider)
         assert client.post(api.url + "/v1/chat", content=BODY).status_code == 200
     assert first != second
     assert api.bearers() == [first, second]
@@ -73,15 +67,15 @@ def test_bearer_sends_the_providers_current_token_and_follows_invalidate(
 def test_bearer_overwrites_a_placeholder_authorization(server: FakeIdentityServer, api: AwsServer) -> None:
     with server.azure_provider() as provider, httpx2.Client(auth=BearerAuth(provider)) as client:
         client.get(api.url + "/x", headers={"Authorization": "Bearer placeholder"})
-        assert api.bearers() == [token_of(provider)]
+        assert api.bearers() == [current_token(provider)]
 
 
 def test_a_401_retries_once_with_a_fresh_token(server: FakeIdentityServer, api: AwsServer, lib: ModuleType) -> None:
     with server.azure_provider() as provider, lib.Client(auth=BearerAuth(provider)) as client:
-        rejected = token_of(provider)
+        rejected = current_token(provider)
         api.bearer_tokens = RejectOnly(rejected)  # type: ignore[assignment]
         response = client.post(api.url + "/v1/chat", content=BODY)
-        fresh = token_of(provider)
+        fresh = current_token(provider)
     assert response.status_code == 200
     assert [r.status_code for r in response.history] == [401]
     assert api.bearers() == [rejected, fresh]
@@ -122,7 +116,7 @@ def test_eight_threads_rejected_at_once_cost_one_token_request(
     server: FakeIdentityServer, api: AwsServer, lib: ModuleType
 ) -> None:
     with server.azure_provider() as provider, lib.Client(auth=BearerAuth(provider)) as client:
-        api.bearer_tokens = RejectOnly(token_of(provider))  # type: ignore[assignment]
+        api.bearer_tokens = RejectOnly(current_token(provider))  # type: ignore[assignment]
         statuses: list[int] = []
         in_threads(8, lambda: statuses.append(client.get(api.url + "/x").status_code))
     assert statuses == [200] * 8
@@ -135,7 +129,7 @@ def test_sixteen_threads_on_one_client_cost_one_token_request(
     with server.azure_provider() as provider, lib.Client(auth=BearerAuth(provider)) as client:
         statuses: list[int] = []
         in_threads(16, lambda: statuses.extend(client.get(api.url + "/x").status_code for _ in range(3)))
-        token = token_of(provider)
+        token = current_token(provider)
     assert statuses == [200] * 48
     assert server.azure.request_count == 1
     assert set(api.bearers()) == {token}
@@ -165,7 +159,7 @@ def test_secrets_stay_out_of_repr_and_logs(
 ) -> None:
     with server.azure_provider() as provider:
         auth = BearerAuth(provider)
-        api.bearer_tokens = RejectOnly(token_of(provider))  # type: ignore[assignment]
+        api.bearer_tokens = RejectOnly(current_token(provider))  # type: ignore[assignment]
         with httpx2.Client(auth=auth) as client:
             client.get(api.url + "/x")
         tokens = api.bearers()

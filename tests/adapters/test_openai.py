@@ -15,12 +15,13 @@ import httpx2
 import openai
 import pytest
 
-from literauth import BearerToken, TokenEndpointError, bearer_token_callable
+from literauth import TokenEndpointError, bearer_token_callable
 from literauth.adapters.aws import botocore_session
 from literauth.adapters.httpx import BearerAuth
 from literauth.testing import FakeIdentityServer
 
-from ._aws_server import REGION, AwsServer, RejectOnly, in_threads, sts_keys
+from ._aws_server import REGION, AwsServer, RejectOnly, sts_keys
+from ._helpers import current_token, in_threads
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -37,12 +38,6 @@ def _no_ambient_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTKEY00")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "environment-secret-that-must-never-sign-0123")
-
-
-def token_of(provider: object) -> str:
-    credential = provider.resolve()  # type: ignore[attr-defined]
-    assert isinstance(credential, BearerToken)
-    return credential.token.expose_secret()
 
 
 def chat(client: openai.OpenAI) -> str:
@@ -68,10 +63,10 @@ def test_http_client_auth_sends_literauths_token_and_follows_invalidate(
 ) -> None:
     with server.azure_provider() as provider, with_auth(provider, api, lib) as client:
         assert chat(client) == "hello from the fake"
-        first = token_of(provider)
+        first = current_token(provider)
         provider.invalidate()
         chat(client)
-        second = token_of(provider)
+        second = current_token(provider)
     assert api.bearers() == [first, second] and first != second
     assert [s.path for s in api.seen] == ["/v1/chat/completions"] * 2
 
@@ -90,7 +85,7 @@ def test_http_client_auth_heals_a_401_that_openai_would_not_retry(
     server: FakeIdentityServer, api: AwsServer, lib: ModuleType
 ) -> None:
     with server.azure_provider() as provider, with_auth(provider, api, lib, max_retries=2) as client:
-        api.bearer_tokens = RejectOnly(token_of(provider))  # type: ignore[assignment]
+        api.bearer_tokens = RejectOnly(current_token(provider))  # type: ignore[assignment]
         answers: list[str] = []
         in_threads(8, lambda: answers.append(chat(client)))
     assert answers == ["hello from the fake"] * 8
@@ -120,11 +115,11 @@ def test_api_key_callable_is_asked_per_request(server: FakeIdentityServer, api: 
         openai.OpenAI(api_key=bearer_token_callable(provider), base_url=api.url + "/v1") as client,
     ):
         chat(client)
-        first = token_of(provider)
+        first = current_token(provider)
         provider.invalidate()
         chat(client)
         chat(client)
-        second = token_of(provider)
+        second = current_token(provider)
     assert api.bearers() == [first, second, second]
     assert server.azure.request_count == 2
 
@@ -198,7 +193,7 @@ def test_bedrock_token_provider_sends_the_bearer(server: FakeIdentityServer, api
                                            token_provider=bearer_token_callable(provider))
         with openai.OpenAI(provider=bedrock) as client:
             chat(client)
-            assert api.bearers() == [token_of(provider)]
+            assert api.bearers() == [current_token(provider)]
 
 
 def test_vertex_token_provider_sends_the_bearer_and_follows_invalidate(
@@ -209,9 +204,9 @@ def test_vertex_token_provider_sends_the_bearer_and_follows_invalidate(
         vertex = openai.providers.vertex(base_url=base, token_provider=bearer_token_callable(provider))
         with openai.OpenAI(provider=vertex) as client:
             assert client.responses.create(model="gpt-oss-20b", input="hi").output_text == "hello from vertex"
-            first = token_of(provider)
+            first = current_token(provider)
             provider.invalidate()
             client.responses.create(model="gpt-oss-20b", input="hi")
-            second = token_of(provider)
+            second = current_token(provider)
     assert api.bearers() == [first, second]
     assert api.seen[0].path.endswith("/endpoints/openapi/responses")
