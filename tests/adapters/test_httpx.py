@@ -11,7 +11,12 @@ import httpx
 import httpx2
 import pytest
 
-from literauth import ConfigurationError, SecretString, StaticTokenProvider
+from literauth import (
+    ConfigurationError,
+    SecretString,
+    StaticTokenProvider,
+    TokenEndpointError,
+)
 from literauth.adapters.httpx import BearerAuth, SigV4Auth
 from literauth.testing import FakeIdentityServer
 
@@ -307,3 +312,17 @@ def test_one_library_is_enough(missing: str) -> None:
         f"print(isinstance(auth, {present}.Auth))\n"
     )
     assert out == "True"
+
+
+def test_a_failing_provider_raises_literauths_error_and_sends_nothing(
+    server: FakeIdentityServer, api: AwsServer, lib: ModuleType
+) -> None:
+    server.azure.fail_with("invalid_client", "AADSTS7000215: Invalid client secret provided.", times=10)
+    with (
+        server.azure_provider() as provider,
+        lib.Client(auth=BearerAuth(provider)) as client,
+        pytest.raises(TokenEndpointError, match="AADSTS7000215") as info,
+    ):
+        client.get(api.url + "/x")
+    assert api.seen == []
+    assert_no_secret([str(info.value), repr(info.value)], [server.azure.client_secret.expose_secret()])
