@@ -221,6 +221,19 @@ def test_authorized_session_retries_a_401_once_with_a_fresh_token(idp: FakeIdent
     assert idp.google.request_count == 2
 
 
+@pytest.mark.parametrize("sdk", ["genai", "anthropic-vertex"])
+def test_sdks_that_do_not_retry_a_401_raise_it_and_cost_no_fetch(
+    sdk: str, idp: FakeIdentityServer, llm: FakeLlmServer
+) -> None:
+    provider, _ = _provider(idp)
+    llm.refuse(current_token(provider))
+    call = SDKS[sdk](GoogleCredentials(provider), llm)
+    with pytest.raises((genai.errors.ClientError, anthropic.AuthenticationError)) as caught:
+        call()
+    assert getattr(caught.value, "code", None) == 401 or getattr(caught.value, "status_code", None) == 401
+    assert len(llm.requests) == 1 and idp.google.request_count == 1
+
+
 def test_a_token_rejected_every_time_costs_one_fetch_per_rejected_request(
     idp: FakeIdentityServer, llm: FakeLlmServer
 ) -> None:
