@@ -38,10 +38,10 @@ from .secret import SecretString
 
 if _TYPE_CHECKING:
     from .aws import (
+        AssumeRoleProvider,
         ContainerCredentialsProvider,
         EnvironmentCredentialsProvider,
         InstanceMetadataCredentialsProvider,
-        AssumeRoleProvider,
         ProcessCredentialsProvider,
         WebIdentityCredentialProvider,
     )

@@ -11,14 +11,14 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
 from ..credentials import UTC, AwsCredentials
 from ..errors import ConfigurationError
 
-__all__ = ["ALGORITHM", "check_name", "sign", "strict_url"]
+__all__ = ["ALGORITHM", "check_name", "sign", "sign_in_place", "strict_url"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _SINGLE_ENCODED = frozenset({"s3"})  # S3 signs the path as sent: not re-encoded, not normalised
@@ -246,3 +246,28 @@ def sign(
         f"SignedHeaders={signed_headers}, Signature={signature}"
     )
     return added
+
+
+# What an earlier signature (a first attempt, an SDK's own placeholder) left on a request.
+_STALE_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
+
+
+def sign_in_place(
+    method: str,
+    url: str,
+    headers: MutableMapping[str, str],
+    body: bytes,
+    credentials: AwsCredentials,
+    *,
+    region: str,
+    service: str,
+    now: datetime | float | None = None,
+) -> None:
+    """Replace any earlier signature in `headers` (case-insensitive) with a fresh `sign()`.
+
+    What every HTTP-library auth does before each attempt, so a retry or an SDK's own
+    ``Authorization`` placeholder never travels next to the new signature.
+    """
+    for name in _STALE_HEADERS:
+        headers.pop(name, None)
+    headers.update(sign(method, url, headers, body, credentials, region=region, service=service, now=now))

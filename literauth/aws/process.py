@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .. import _safejson
 from .._process import ProcessOptions, check_timeout, mask_line, run
-from ..credentials import AwsCredentials
+from ..credentials import AwsCredentials, parse_rfc3339
 from ..errors import ConfigurationError, CredentialSourceError, TokenTextError
 from ..provider import RefreshingCredentialProvider
 from ..secret import SecretString
-from ..credentials import parse_rfc3339
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

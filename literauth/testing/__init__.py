@@ -26,6 +26,7 @@ import requests
 from .._registry import SPECS, ProviderSpec
 from ._clock import FakeClock, FakeSleep, SyncedClock
 from ._guard import NetworkBlocked, NetworkGuard
+from ._llm import FakeLlmServer
 from ._oauth import FormField, OAuthTokenEndpoint, b64url
 from ._server import (
     Endpoint,
@@ -38,9 +39,9 @@ from ._server import (
     Route,
     ServerCore,
 )
+from .aws.assume_role import AssumeRoleEndpoint
 from .aws.container import ContainerCredentialsEndpoint
 from .aws.instance_metadata import InstanceMetadataEndpoint
-from .aws.assume_role import AssumeRoleEndpoint
 from .aws.sts import StsEndpoint
 from .azure.client_certificate import AzureCertificateEndpoint
 from .azure.client_secret import AzureAdEndpoint
@@ -66,6 +67,7 @@ __all__ = [
     "Endpoints",
     "FakeClock",
     "FakeIdentityServer",
+    "FakeLlmServer",
     "FakeSleep",
     "FakeUnavailable",
     "Fault",

@@ -445,6 +445,7 @@ def _json_body(headers: Mapping[str, str], text: str) -> Any:
 class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a stampede of client threads connects at once (the default 5 resets some)
     core: ServerCore
 
     def handle_error(self, request: Any, client_address: Any) -> None:
