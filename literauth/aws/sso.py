@@ -21,7 +21,7 @@ from .._env import environment, optional
 from .._http import ErrorDetails, TokenRequest, TokenResponse
 from .._oauth import parse_json_object
 from .._url import check_endpoint_url
-from ..credentials import UTC, AwsCredentials
+from ..credentials import UTC, AwsCredentials, parse_rfc3339
 from ..errors import (
     ConfigurationError,
     CredentialSourceError,
@@ -243,7 +243,7 @@ class SsoCredentialProvider(RefreshingCredentialProvider):
         token, expires = document.get("accessToken"), document.get("expiresAt")
         if not isinstance(token, str) or not token.strip():
             return f"the SSO token cache {shown} holds no accessToken", None
-        stamp = _sts._parse_timestamp(expires.strip()) if isinstance(expires, str) else None
+        stamp = parse_rfc3339(expires.strip()) if isinstance(expires, str) else None
         if stamp is None:
             return f"the SSO token cache {shown} has no readable expiresAt", None
         if stamp.timestamp() <= self._clock():
