@@ -21,6 +21,7 @@ import literauth
 from literauth import (
     AwsCredentials,
     BearerToken,
+    ChainProvider,
     ConfigurationError,
     CredentialSourceError,
     SecretString,
@@ -352,7 +353,8 @@ def test_aws_endpoint_url_sts_is_honoured_and_an_explicit_endpoint_wins() -> Non
 def test_from_env_assumes_the_role_with_web_identity_keys(server: FakeIdentityServer, tmp_path: pathlib.Path) -> None:
     environ = server.environ(tmp_path)
     with AssumeRoleProvider.from_env(environ, session=server.session()) as provider:
-        assert isinstance(provider.source, WebIdentityCredentialProvider)
+        assert isinstance(provider.source, ChainProvider)  # the AWS default chain: web identity wins here
+        assert isinstance(provider.source.choose(), WebIdentityCredentialProvider)
         assert provider.session_name == "literauth-test" and provider.endpoint == server.url
         provider.resolve()
         source = provider.source
