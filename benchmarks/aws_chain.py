@@ -17,16 +17,19 @@ import contextlib
 import json
 import os
 import pathlib
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from aws_metadata import (  # the same stand-ins as the metadata benchmark
+    black_hole,
+    refused_url,
+)
 
 from literauth.aws import default_chain
 from literauth.aws._chain import IMDS_PROBE_TIMEOUT
@@ -34,48 +37,18 @@ from literauth.errors import SourceNotConfigured
 
 
 @contextlib.contextmanager
-def refused() -> Iterator[int]:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    yield port
+def refused() -> Iterator[str]:
+    """A loopback URL nothing listens on (the stand-in `aws_metadata.py` uses too)."""
+    yield refused_url()
 
 
-@contextlib.contextmanager
-def black_hole() -> Iterator[int]:
-    """A loopback listener that accepts every connection and never sends a byte."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        listener.close()
-
-
-def environment(port: int, home: str) -> dict[str, str]:
-    """Only instance metadata is configured, at `port`; no file, no key, no other endpoint."""
+def environment(url: str, home: str) -> dict[str, str]:
+    """Only instance metadata is configured, at `url`; no file, no key, no other endpoint."""
     return {
         "HOME": home,
         "AWS_CONFIG_FILE": os.path.join(home, "config"),
         "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "credentials"),
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{port}/",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": url + "/",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
 
@@ -119,10 +92,10 @@ def botocore_decides(env: dict[str, str]) -> float:
     return elapsed
 
 
-def measure(name: str, endpoint: Callable[[], contextlib.AbstractContextManager[int]], repeat: int) -> dict[str, object]:
+def measure(name: str, endpoint: Callable[[], contextlib.AbstractContextManager[str]], repeat: int) -> dict[str, object]:
     results: dict[str, object] = {"scenario": name}
-    with endpoint() as port, tempfile.TemporaryDirectory() as home:
-        env = environment(port, home)
+    with endpoint() as url, tempfile.TemporaryDirectory() as home:
+        env = environment(url, home)
         for library, decide in (("literauth", literauth_decides), ("botocore", botocore_decides)):
             decide(env)  # warm-up: the first run also imports requests or botocore's data
             times = [decide(env) for _ in range(repeat)]
