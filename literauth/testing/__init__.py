@@ -198,6 +198,8 @@ class FakeIdentityServer(ServerCore):
     def aws_imds(self) -> InstanceMetadataEndpoint:
         """The EC2 IMDSv2 endpoint (`aws.instance_metadata`)."""
         return self._typed("aws.instance_metadata", InstanceMetadataEndpoint)
+
+    @property
     def assume_role(self) -> AssumeRoleEndpoint:
         """The STS AssumeRole endpoint, verifying SigV4 signatures (`aws.assume_role`)."""
         return self._typed("aws.assume_role", AssumeRoleEndpoint)
