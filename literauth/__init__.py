@@ -48,7 +48,11 @@ if _TYPE_CHECKING:
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
-    from .google import VertexOAuthCredentialProvider
+    from .google import (
+        AuthorizedUserCredentialProvider,
+        ComputeEngineCredentialProvider,
+        VertexOAuthCredentialProvider,
+    )
     from .integrations.requests import BearerAuth, SigV4Auth, bearer_token_callable
 
 # Names loaded on first use, so `import literauth` stays cheap: providers come from the
@@ -86,6 +90,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AuthorizedUserCredentialProvider",
     "AwsCredentials",
     "AzureAdCredentialProvider",
     "AzureCliCredentialProvider",
@@ -95,6 +100,7 @@ __all__ = [
     "Client",
     "ClientCertificateCredentialProvider",
     "ClientConfig",
+    "ComputeEngineCredentialProvider",
     "ConfigurationError",
     "Credential",
     "CredentialError",

@@ -146,6 +146,30 @@ SPECS: tuple[ProviderSpec, ...] = (
         extra="vertex-auth",
         scoped=True,
     ),
+    ProviderSpec(
+        name="google.compute_engine",
+        cloud="google",
+        class_name="ComputeEngineCredentialProvider",
+        module="literauth.google.compute_engine",
+        credential="bearer",
+        required_env=(),  # none: without variables it asks metadata.google.internal
+        optional_env=("GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GCE_METADATA_IP"),
+        fake="literauth.testing.google.metadata:GoogleMetadataEndpoint",
+        extra="vertex-auth",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="google.authorized_user",
+        cloud="google",
+        class_name="AuthorizedUserCredentialProvider",
+        module="literauth.google.authorized_user",
+        credential="bearer",
+        required_env=(),  # none: it reads gcloud's well-known ADC file
+        optional_env=("CLOUDSDK_CONFIG",),
+        fake="literauth.testing.google.user:GoogleUserEndpoint",
+        extra="vertex-auth",
+        scoped=True,
+    ),
 )
 
 

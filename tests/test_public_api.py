@@ -30,8 +30,8 @@ CLOUDS = {"azure", "aws", "google"}
 SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adapters use it
 
 PINNED_ALL = [
-    "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
-    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
+    "AuthorizedUserCredentialProvider", "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
+    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ComputeEngineCredentialProvider", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
     "CredentialSourceError", "DefaultClient", "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
