@@ -155,7 +155,6 @@ SPECS: tuple[ProviderSpec, ...] = (
         required_env=(),  # none: without variables it asks metadata.google.internal
         optional_env=("GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GCE_METADATA_IP"),
         fake="literauth.testing.google.metadata:GoogleMetadataEndpoint",
-        extra="vertex-auth",
         scoped=True,
     ),
     ProviderSpec(
@@ -167,7 +166,6 @@ SPECS: tuple[ProviderSpec, ...] = (
         required_env=(),  # none: it reads gcloud's well-known ADC file
         optional_env=("CLOUDSDK_CONFIG",),
         fake="literauth.testing.google.user:GoogleUserEndpoint",
-        extra="vertex-auth",
         scoped=True,
     ),
 )

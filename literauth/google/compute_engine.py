@@ -58,13 +58,15 @@ _MAX_VALUE = 1024  # an e-mail address or project id is short: anything longer i
 
 
 def _host_url(value: str, variable: str) -> str:
-    """``http://host[:port]`` from a ``GCE_METADATA_*`` value, which holds no scheme."""
-    if "://" in value or "/" in value:
+    """The base URL a ``GCE_METADATA_*`` value names: ``host[:port]`` as google-auth reads it (plain
+    http), or, as literauth also accepts, a base URL with its scheme (``https://host:port``)."""
+    url = value if value.startswith(("http://", "https://")) else f"http://{value}"
+    if "/" in url.split("://", 1)[1].rstrip("/"):
         raise ConfigurationError(
-            f"{_PROVIDER}: {variable} must be host[:port] without a scheme or path (as google-auth "
-            f"reads it), got {value[:80]!r}"
+            f"{_PROVIDER}: {variable} must be host[:port] (as google-auth reads it) or a base URL "
+            f"without a path, got {value[:80]!r}"
         )
-    return check_endpoint_url(f"http://{value}", f"{_PROVIDER} {variable}", UrlPolicy.METADATA)
+    return check_endpoint_url(url, f"{_PROVIDER} {variable}", UrlPolicy.METADATA).rstrip("/")
 
 
 def metadata_base_urls(env: Mapping[str, str], endpoint: str | None = None) -> tuple[str, str]:

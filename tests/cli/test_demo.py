@@ -148,7 +148,7 @@ def test_demo_without_cryptography_runs_the_others() -> None:
                 line.format("google.service_account", "vertex-auth")]
     assert skipped == expected
     assert f"All {CLAIMS * (len(DEMO_SPECS) - 2)} claims held" in done.stdout
-    assert "google" not in done.stdout and "client_certificate" not in done.stdout
+    assert "google.service_account" not in done.stdout and "client_certificate" not in done.stdout
 
 
 def test_demo_ignores_proxy_variables() -> None:

@@ -135,8 +135,13 @@ class GoogleMetadataEndpoint(Endpoint):
     # -- what a registered fake declares ---------------------------------------------------------
 
     def environ(self, directory: str | os.PathLike[str] | None = None) -> dict[str, str]:
-        """``GCE_METADATA_HOST`` and ``GCE_METADATA_IP`` pointed here (google-auth reads both)."""
-        return {"GCE_METADATA_HOST": self.host, "GCE_METADATA_IP": self.host}
+        """``GCE_METADATA_HOST`` and ``GCE_METADATA_IP`` pointed here (google-auth reads both).
+
+        Plain http: ``host:port``, as google-auth takes it; in HTTPS mode the base URL, which
+        only literauth reads (google-auth always prepends ``http://``).
+        """
+        value = self.host if self.server.url.startswith("http://") else self.server.url
+        return {"GCE_METADATA_HOST": value, "GCE_METADATA_IP": value}
 
     def make_provider(self, **options: Any) -> ComputeEngineCredentialProvider:
         """A provider for the instance's default account at this server; keyword arguments override."""
