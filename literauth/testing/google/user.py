@@ -57,7 +57,8 @@ class GoogleUserEndpoint(OAuthTokenEndpoint):
 
     def __init__(self, server: Any) -> None:
         super().__init__(server)
-        self._logins: dict[str, UserLogin] = {}  # refresh token -> login
+        self._logins: dict[str, UserLogin] = {}  # refresh token -> login, until revoked
+        self._clients: dict[str, str] = {}  # OAuth client id -> its secret
         self._issued: list[tuple[str, str | None]] = []  # (access token, scope asked)
         self._files = ScratchFiles(self, "literauth-gcloud-")
 
@@ -78,6 +79,7 @@ class GoogleUserEndpoint(OAuthTokenEndpoint):
         )
         with self._lock:
             self._logins[entry.refresh_token] = entry
+            self._clients[entry.client_id] = entry.client_secret
         info = {"type": "authorized_user", "client_id": entry.client_id, "client_secret": entry.client_secret,
                 "refresh_token": entry.refresh_token, "token_uri": self.token_uri,
                 "universe_domain": "googleapis.com", "account": ""}
@@ -136,13 +138,13 @@ class GoogleUserEndpoint(OAuthTokenEndpoint):
         self.check_form(form)
         with self._lock:
             login = self._logins.get(form["refresh_token"])
-            known_client = any(entry.client_id == form["client_id"] for entry in self._logins.values())
-        if not known_client:
+            client_secret = self._clients.get(form["client_id"])
+        if client_secret is None:
             raise Refusal("invalid_client", "The OAuth client was not found.", status=401)
+        if SecretString(form.get("client_secret", "")) != SecretString(client_secret):
+            raise Refusal("invalid_client", "Unauthorized", status=401)
         if login is None or login.client_id != form["client_id"]:
             raise Refusal("invalid_grant", _EXPIRED)
-        if SecretString(form.get("client_secret", "")) != SecretString(login.client_secret):
-            raise Refusal("invalid_client", "Unauthorized", status=401)
         token = "ya29.a0-literauth-fake-user." + secrets.token_urlsafe(40)
         with self._lock:
             self._issued.append((token, form.get("scope")))
