@@ -84,7 +84,13 @@ def provider_from_info(
 
 def _federation(module: str, name: str) -> Any:
     """A federation provider class, imported on first use (most files never need it)."""
-    return getattr(importlib.import_module(f"literauth.google.{module}"), name)
+    try:
+        found = importlib.import_module(f"literauth.google.{module}")
+    except ImportError:
+        found = None  # raised below, outside the handler
+    if found is None:
+        raise ConfigurationError(f"{_PROVIDER}: this literauth has no {name} for {module} files")
+    return getattr(found, name)
 
 
 def provider_from_file(
