@@ -627,7 +627,10 @@ def test_google_user_and_metadata_paths_leak_nothing(
     server: FakeIdentityServer, evidence: Evidence, debug_logs: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path,
 ) -> None:
-    from literauth import AuthorizedUserCredentialProvider, ComputeEngineCredentialProvider
+    from literauth import (
+        AuthorizedUserCredentialProvider,
+        ComputeEngineCredentialProvider,
+    )
     from literauth.google import default
 
     user = server.google_user
@@ -686,10 +689,10 @@ def test_google_user_and_metadata_paths_leak_nothing(
         "whitespace in the refresh token": dict(info, refresh_token=REFRESH_TOKEN + " x"),
         "a weird type": dict(info, type="weird"),
     }
-    for name, content in broken.items():
-        evidence.expect(name, ConfigurationError, lambda content=content: default(
-            environ={"GOOGLE_APPLICATION_CREDENTIALS": _write(tmp_path / f"{len(name)}.json", content),
-                     "HOME": str(tmp_path)}).resolve())
+    for index, (name, content) in enumerate(broken.items()):
+        path = _write(tmp_path / f"broken-{index}.json", content)
+        evidence.expect(name, ConfigurationError, lambda path=path: default(
+            environ={"GOOGLE_APPLICATION_CREDENTIALS": path, "HOME": str(tmp_path)}).resolve())
     for made in (provider, scoped, chain, metadata):
         made.close()
 

@@ -22,7 +22,11 @@ from literauth import (
 )
 from literauth.google import GoogleDefaultChain, default
 from literauth.google._adc import DEFAULT_METADATA_TIMEOUT
-from literauth.google._adc_file import SUPPORTED_TYPES, provider_from_info, well_known_file
+from literauth.google._adc_file import (
+    SUPPORTED_TYPES,
+    provider_from_info,
+    well_known_file,
+)
 from literauth.testing import FakeIdentityServer
 from literauth.testing.google.metadata import BlackHole, refused_port
 

@@ -9,7 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from literauth import AuthorizedUserCredentialProvider, ConfigurationError, TokenEndpointError
+from literauth import (
+    AuthorizedUserCredentialProvider,
+    ConfigurationError,
+    TokenEndpointError,
+)
 from literauth.google.authorized_user import DEFAULT_TOKEN_URI
 from literauth.testing import FakeIdentityServer
 from literauth.testing.google.user import USER_TOKEN_PATH, GoogleUserEndpoint
@@ -133,9 +137,9 @@ def test_a_revoked_login_says_to_log_in_again(
 def test_a_wrong_client_secret_is_invalid_client(user: GoogleUserEndpoint, info: dict[str, str],
                                                  server: FakeIdentityServer) -> None:
     wrong = {**info, "client_secret": "GOCSPX-not-the-right-secret-at-all"}
-    with AuthorizedUserCredentialProvider.from_info(wrong, session=server.session()) as built:
-        with pytest.raises(TokenEndpointError) as caught:
-            built.resolve()
+    with AuthorizedUserCredentialProvider.from_info(wrong, session=server.session()) as built, \
+            pytest.raises(TokenEndpointError) as caught:
+        built.resolve()
     assert caught.value.error_code == "invalid_client" and caught.value.status_code == 401
     assert_no_secret([str(caught.value)], [wrong["client_secret"], info["client_secret"]])
 

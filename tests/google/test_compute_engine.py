@@ -17,7 +17,11 @@ from literauth import (
     TokenEndpointError,
 )
 from literauth.testing import FakeIdentityServer, Fault
-from literauth.testing.google.metadata import BlackHole, GoogleMetadataEndpoint, refused_port
+from literauth.testing.google.metadata import (
+    BlackHole,
+    GoogleMetadataEndpoint,
+    refused_port,
+)
 
 from ..conftest import FakeSleep
 
@@ -164,16 +168,16 @@ def test_retries_stop_at_the_budget(server: FakeIdentityServer, metadata: Google
 
     metadata.outage(503, times=10)
     sleep = FakeSleep()
-    with server.provider("google.compute_engine", sleep=sleep, retry=RetryPolicy(max_attempts=5)) as built:
-        with pytest.raises(TokenEndpointError, match="HTTP 503"):
-            built.resolve()
+    with server.provider("google.compute_engine", sleep=sleep, retry=RetryPolicy(max_attempts=5)) as built, \
+            pytest.raises(TokenEndpointError, match="HTTP 503"):
+        built.resolve()
     assert metadata.request_count == 5 and len(sleep.calls) == 4
 
 
 def test_an_unknown_account_says_what_to_attach(server: FakeIdentityServer, metadata: GoogleMetadataEndpoint) -> None:
-    with server.provider("google.compute_engine", service_account="nobody@p.iam.gserviceaccount.com") as built:
-        with pytest.raises(TokenEndpointError, match="HTTP 404") as caught:
-            built.resolve()
+    with server.provider("google.compute_engine", service_account="nobody@p.iam.gserviceaccount.com") as built, \
+            pytest.raises(TokenEndpointError, match="HTTP 404") as caught:
+        built.resolve()
     assert "attach one" in str(caught.value) and not caught.value.retryable
     assert metadata.request_count == 1
 

@@ -18,7 +18,11 @@ import google.auth.transport.requests
 import google.oauth2.credentials
 import pytest
 
-from literauth import AuthorizedUserCredentialProvider, ConfigurationError, SourceNotConfigured
+from literauth import (
+    AuthorizedUserCredentialProvider,
+    ConfigurationError,
+    SourceNotConfigured,
+)
 from literauth.google import default
 from literauth.testing import FakeIdentityServer, RecordedRequest
 from literauth.testing.google.metadata import refused_port
