@@ -125,7 +125,7 @@ def default(
         except ValueError:  # a NUL in CLOUDSDK_CONFIG
             found = False
         if not found:
-            raise SourceNotConfigured(f"no file at {path} (gcloud auth application-default login writes it)")
+            raise SourceNotConfigured(f"no file at {path}; 'gcloud auth application-default login' writes it")
         return from_file(path)
 
     def metadata_server() -> CredentialProvider:

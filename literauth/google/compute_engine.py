@@ -55,6 +55,8 @@ METADATA_PATH = "/computeMetadata/v1"
 METADATA_FLAVOR = "Google"  # the header value both ways
 _HEADERS = {"Metadata-Flavor": METADATA_FLAVOR}
 _MAX_VALUE = 1024  # an e-mail address or project id is short: anything longer is not one
+_PROBE_PAUSE = 0.05  # seconds before asking a starting server (5xx, 429) again; doubles each time
+_PROBE_AGAIN = frozenset({429, 500, 502, 503, 504})
 
 
 def _host_url(value: str, variable: str) -> str:
@@ -239,33 +241,46 @@ class ComputeEngineCredentialProvider(RefreshingCredentialProvider):
     def probe(self, timeout: float) -> None:
         """Return if a Google metadata server answers within `timeout` seconds; else `SourceNotConfigured`.
 
-        One ``GET /`` with ``Metadata-Flavor: Google`` to the probe host (``GCE_METADATA_IP``,
+        ``GET /`` with ``Metadata-Flavor: Google`` to the probe host (``GCE_METADATA_IP``,
         default 169.254.169.254, which needs no name lookup), as google-auth pings; the
-        answer must be a 2xx carrying ``Metadata-Flavor: Google``. A refused connection
-        fails at once; a host that never answers costs `timeout` seconds, total.
+        answer must be a 2xx carrying ``Metadata-Flavor: Google``. A 5xx or 429 (a server
+        still starting) is asked again while time is left; a refused connection fails at
+        once; a host that never answers costs `timeout` seconds, total, whatever the retries.
         """
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
             math.isfinite(timeout) and timeout > 0
         ):
             raise ConfigurationError(f"{_PROVIDER}: probe timeout must be a positive number of seconds, got {timeout!r}")
+        started = time.monotonic()
+        deadline = started + timeout
+        where = self._target.probe_base.split("://", 1)[1]
+        pause = _PROBE_PAUSE
+        while True:
+            problem, again = self._probe_once(deadline - time.monotonic(), timeout, started)
+            if problem is None:
+                return
+            if not again or time.monotonic() + pause >= deadline:
+                raise SourceNotConfigured(f"no Google metadata server at {where}: {problem}")
+            time.sleep(pause)  # wall clock on purpose: the deadline is the caller's real time
+            pause *= 2
+
+    def _probe_once(self, remaining: float, timeout: float, started: float) -> tuple[str | None, bool]:
+        """One probe request within `remaining` seconds: (why it found no server, whether to ask again)."""
         fetcher = TokenFetcher(
             _PROVIDER, f"{self._target.probe_base}/", session=self._settings.http.session,
-            timeout=(timeout, timeout), retry=RetryPolicy(max_attempts=1, total_timeout=timeout),
+            timeout=(remaining, remaining), retry=RetryPolicy(max_attempts=1, total_timeout=remaining),
             url_policy=UrlPolicy.METADATA, endpoint="metadata server",
         )
-        started = time.monotonic()
-        host = fetcher.host
-        problem: str | None = None
         try:
             response = fetcher.send(TokenRequest(method="GET", headers=_HEADERS), _no_details)
-            if response.headers.get("Metadata-Flavor") != METADATA_FLAVOR:
-                problem = "answered without Metadata-Flavor: Google; it is not a Google metadata server"
         except CredentialError as exc:
-            problem = _probe_failure(exc, timeout, time.monotonic() - started)
+            status = getattr(exc, "status_code", None)
+            return _probe_failure(exc, timeout, time.monotonic() - started), status in _PROBE_AGAIN
         finally:
             fetcher.close()
-        if problem is not None:
-            raise SourceNotConfigured(f"metadata server {host}: {problem}")
+        if response.headers.get("Metadata-Flavor") != METADATA_FLAVOR:
+            return "answered without Metadata-Flavor: Google; it is not a Google metadata server", False
+        return None, False
 
 
 # -- reading answers ------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def test_no_credentials_lists_every_source(off_google: dict[str, str]) -> None:
     assert time.monotonic() - started < 0.5  # a refused port ends the probe at once
     message = str(caught.value)
     for part in ("GOOGLE_APPLICATION_CREDENTIALS: skipped (GOOGLE_APPLICATION_CREDENTIALS is not set)",
-                 "gcloud ADC file: skipped (no file at", "metadata server: skipped (metadata server 127.0.0.1:",
+                 "gcloud ADC file: skipped (no file at", "metadata server: skipped (no Google metadata server at 127.0.0.1:",
                  "connection refused after"):
         assert part in message
     assert _chosen(chain) == ["skipped"] * 3

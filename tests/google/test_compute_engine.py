@@ -271,6 +271,25 @@ def test_probe_of_a_hanging_fake_ends_at_its_timeout(
     assert time.monotonic() - started < 1.3
 
 
+def test_probe_asks_a_starting_server_again(
+    provider: ComputeEngineCredentialProvider, metadata: GoogleMetadataEndpoint
+) -> None:
+    metadata.outage(503, times=2)
+    provider.probe(2.0)
+    assert metadata.request_count == 3
+
+
+def test_probe_of_a_server_failing_throughout_ends_at_its_timeout(
+    provider: ComputeEngineCredentialProvider, metadata: GoogleMetadataEndpoint
+) -> None:
+    metadata.outage(503, times=100)
+    started = time.monotonic()
+    with pytest.raises(SourceNotConfigured, match="answered HTTP 503"):
+        provider.probe(0.5)
+    assert time.monotonic() - started < 1.3
+    assert 2 <= metadata.request_count < 10
+
+
 @pytest.mark.parametrize(("fault", "match"), [
     (Fault(200, b"hello"), "without Metadata-Flavor: Google"),
     (Fault(404, b"nope"), "answered HTTP 404"),
