@@ -18,7 +18,7 @@ import re
 import secrets
 import socket
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...google.compute_engine import (
     METADATA_FLAVOR,
@@ -64,6 +64,7 @@ class GoogleMetadataEndpoint(Endpoint):
     """
 
     name = "google_metadata"
+    answer_headers: ClassVar[Mapping[str, str]] = {"Metadata-Flavor": METADATA_FLAVOR}
     routes = (Route(frozenset({"GET"}), re.compile(re.escape(METADATA_PATH) + r"(/.*)?")),
               Route(frozenset({"GET"}), "/"))
 
@@ -161,7 +162,7 @@ class GoogleMetadataEndpoint(Endpoint):
     def answer(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
         """Every answer, refusals included, carries ``Metadata-Flavor: Google``."""
         reply = super().answer(request, form)
-        return dataclasses.replace(reply, headers={**reply.headers, "Metadata-Flavor": METADATA_FLAVOR})
+        return dataclasses.replace(reply, headers={**reply.headers, **self.answer_headers})
 
     def refusal_reply(self, refusal: Refusal, request: RecordedRequest | None) -> Reply:
         return Reply(refusal.status, refusal.description.encode(), content_type="text/html; charset=UTF-8")
