@@ -37,7 +37,12 @@ from .provider import (
 from .secret import SecretString
 
 if _TYPE_CHECKING:
-    from .aws import WebIdentityCredentialProvider
+    from .aws import (
+        ContainerCredentialsProvider,
+        EnvironmentCredentialsProvider,
+        InstanceMetadataCredentialsProvider,
+        WebIdentityCredentialProvider,
+    )
     from .azure import (
         AzureAdCredentialProvider,
         AzureCliCredentialProvider,
@@ -102,11 +107,14 @@ __all__ = [
     "ClientConfig",
     "ComputeEngineCredentialProvider",
     "ConfigurationError",
+    "ContainerCredentialsProvider",
     "Credential",
     "CredentialError",
     "CredentialProvider",
     "CredentialSourceError",
     "DefaultClient",
+    "EnvironmentCredentialsProvider",
+    "InstanceMetadataCredentialsProvider",
     "LiterAuthError",
     "MalformedResponseError",
     "ManagedIdentityCredentialProvider",

@@ -74,6 +74,7 @@ __all__ = [
     "RefreshingCredentialProvider",
     "StaticTokenProvider",
     "SupportsResolve",
+    "check_options",
     "fetch_budget",
     "start_daemon_thread",
 ]
@@ -282,6 +283,9 @@ class ProviderStats:
     last_refresh: datetime | None
     expires_at: datetime | None
     refreshing: bool
+    #: The expiry the endpoint stated for the cached credential while the provider serves it
+    #: past that (EC2 IMDS static stability during an outage); None otherwise.
+    expiry_extended_from: datetime | None = None
 
 
 _providers: weakref.WeakSet[RefreshingCredentialProvider] = weakref.WeakSet()
@@ -687,6 +691,11 @@ class _Settings:
     rand: Callable[[], float]
     budget: float  #: how long a caller waits for another's fetch (`fetch_budget`)
     thread_name: str  #: the background refresh thread's name
+
+
+def check_options(cls_name: str, name: str, options: Mapping[str, object]) -> None:
+    """Refuse unknown or bad `ProviderOptions` now, for code that passes them on later (chains)."""
+    _check_options(cls_name, name, options)
 
 
 def _check_options(cls_name: str, name: str, options: Mapping[str, object]) -> _Settings:

@@ -30,9 +30,13 @@ CLOUDS = {"azure", "aws", "google"}
 SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adapters use it
 
 PINNED_ALL = [
-    "AuthorizedUserCredentialProvider", "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
-    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ComputeEngineCredentialProvider", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
-    "CredentialSourceError", "DefaultClient", "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
+    "AuthorizedUserCredentialProvider", "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider",
+    "BearerAuth", "BearerToken",
+    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ComputeEngineCredentialProvider",
+    "ConfigurationError",
+    "ContainerCredentialsProvider", "Credential", "CredentialError", "CredentialProvider",
+    "CredentialSourceError", "DefaultClient", "EnvironmentCredentialsProvider", "InstanceMetadataCredentialsProvider",
+    "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
     "SecretString", "SigV4Auth", "SourceNotConfigured", "StaticTokenProvider", "SupportsResolve",
