@@ -102,6 +102,15 @@ CHAINS: tuple[ChainSpec, ...] = (
         config_prefixes=("azure",),
         scoped=True,
     ),
+    ChainSpec(
+        name="google.default",
+        cloud="google",
+        function="literauth.google:default",
+        credential="bearer",
+        commands=("vertex", "google"),
+        config_prefixes=("vertex", "vertex_ai"),
+        scoped=True,
+    ),
 )
 
 SPECS: tuple[ProviderSpec, ...] = (
@@ -221,8 +230,6 @@ SPECS: tuple[ProviderSpec, ...] = (
         credential="bearer",
         required_env=("GOOGLE_APPLICATION_CREDENTIALS",),
         optional_env=("VERTEX_AI_SCOPE",),
-        command="vertex",
-        config_prefixes=("vertex", "vertex_ai"),
         fake="literauth.testing.google.oauth:GoogleOAuthEndpoint",
         extra="vertex-auth",
         scoped=True,

@@ -17,8 +17,9 @@ from typing import Any
 
 from .._env import environment, optional
 from ..chain import ChainProvider
+from ..credentials import BearerToken
 from ..errors import ConfigurationError, SourceNotConfigured
-from ..provider import CredentialProvider
+from ..provider import CredentialProvider, check_options
 from ._adc_file import provider_from_file, well_known_file
 
 __all__ = ["DEFAULT_METADATA_TIMEOUT", "GoogleDefaultChain", "default"]
@@ -36,7 +37,7 @@ class GoogleDefaultChain(ChainProvider):
     """
 
     def __init__(self, sources: list[tuple[str, Callable[[], CredentialProvider]]], env: Mapping[str, str]) -> None:
-        super().__init__(sources, name="google.default")
+        super().__init__(sources, name="google.default", credential_type=BearerToken)
         self._env = env
         self._file_info: Mapping[str, Any] | None = None  # the ADC file chosen, if one was
         self._project_lock = threading.Lock()
@@ -105,6 +106,7 @@ def default(
     ):
         raise ConfigurationError(f"google.default: metadata_timeout must be a positive number of seconds, "
                                  f"got {metadata_timeout!r}")
+    check_options("default", "google.default", options)  # a typo fails here, not at first use
     chain: GoogleDefaultChain
 
     def from_file(path: str) -> CredentialProvider:
@@ -120,6 +122,8 @@ def default(
 
     def gcloud_file() -> CredentialProvider:
         path = well_known_file(env)
+        if path is None:
+            raise SourceNotConfigured("neither CLOUDSDK_CONFIG nor HOME is set")
         try:
             found = os.path.isfile(path)
         except ValueError:  # a NUL in CLOUDSDK_CONFIG

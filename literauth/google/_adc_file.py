@@ -25,19 +25,22 @@ SUPPORTED_TYPES = ("service_account", "authorized_user", "external_account", "im
 _PROVIDER = "google.default"
 
 
-def well_known_file(environ: Mapping[str, str], *, windows: bool | None = None) -> str:
-    """The path of gcloud's ADC file: ``$CLOUDSDK_CONFIG/…``, else ``~/.config/gcloud/…`` (``%APPDATA%\\gcloud\\…`` on Windows).
+def well_known_file(environ: Mapping[str, str], *, windows: bool | None = None) -> str | None:
+    """The path of gcloud's ADC file: ``$CLOUDSDK_CONFIG/…``, else ``$HOME/.config/gcloud/…``
+    (``%APPDATA%\\gcloud\\…`` on Windows); None when `environ` names no such directory.
 
-    `windows` None means this machine's answer (tests pass True or False).
+    Only `environ` is read (tests pass a dict; pass `os.environ` for this process), so a
+    test's environment never picks up the developer's own login. `windows` None means this
+    machine's answer.
     """
     config = (environ.get("CLOUDSDK_CONFIG") or "").strip()
     if config:
         return os.path.join(config, ADC_FILE_NAME)
     if os.name == "nt" if windows is None else windows:
-        appdata = (environ.get("APPDATA") or "").strip() or os.path.join(os.path.expanduser("~"), "AppData", "Roaming")
-        return os.path.join(appdata, "gcloud", ADC_FILE_NAME)
-    home = (environ.get("HOME") or "").strip() or os.path.expanduser("~")
-    return os.path.join(home, ".config", "gcloud", ADC_FILE_NAME)
+        appdata = (environ.get("APPDATA") or "").strip()
+        return os.path.join(appdata, "gcloud", ADC_FILE_NAME) if appdata else None
+    home = (environ.get("HOME") or "").strip()
+    return os.path.join(home, ".config", "gcloud", ADC_FILE_NAME) if home else None
 
 
 def provider_from_info(

@@ -140,6 +140,8 @@ class AuthorizedUserCredentialProvider(RefreshingCredentialProvider):
         from ._adc_file import well_known_file
 
         path = well_known_file(environment(environ))
+        if path is None:
+            raise ConfigurationError(f"{_PROVIDER}: neither CLOUDSDK_CONFIG nor HOME is set: no gcloud ADC file")
         if not os.path.isfile(path):
             raise ConfigurationError(f"{_PROVIDER}: no gcloud ADC file at {path}; run '{LOGIN_COMMAND}'")
         return cls.from_file(path, **options)

@@ -173,9 +173,19 @@ def test_provider_from_info_dispatches_and_applies_scopes(server: FakeIdentitySe
     ({"CLOUDSDK_CONFIG": "/etc/gc", "HOME": "/h"}, False, "/etc/gc/application_default_credentials.json"),
     ({"HOME": "/h"}, False, "/h/.config/gcloud/application_default_credentials.json"),
     ({"APPDATA": "/appdata", "HOME": "/h"}, True, "/appdata/gcloud/application_default_credentials.json"),
+    ({}, False, None),
+    ({"HOME": "/h"}, True, None),
 ])
-def test_the_well_known_file(environ: dict[str, str], windows: bool, expected: str) -> None:
-    assert well_known_file(environ, windows=windows).replace("\\", "/") == expected
+def test_the_well_known_file(environ: dict[str, str], windows: bool, expected: str | None) -> None:
+    found = well_known_file(environ, windows=windows)
+    assert (None if found is None else found.replace("\\", "/")) == expected
+
+
+def test_without_a_home_the_gcloud_file_is_skipped(off_google: dict[str, str]) -> None:
+    environ = {k: v for k, v in off_google.items() if k != "HOME"}
+    chain = default(environ=environ)
+    with pytest.raises(SourceNotConfigured, match=r"gcloud ADC file: skipped \(neither CLOUDSDK_CONFIG nor HOME is set\)"):
+        chain.choose()
 
 
 # -- project id -----------------------------------------------------------------------------------
