@@ -56,6 +56,8 @@ if _TYPE_CHECKING:
     from .google import (
         AuthorizedUserCredentialProvider,
         ComputeEngineCredentialProvider,
+        ExternalAccountCredentialProvider,
+        ImpersonatedCredentialProvider,
         VertexOAuthCredentialProvider,
     )
     from .integrations.requests import BearerAuth, SigV4Auth, bearer_token_callable
@@ -114,6 +116,8 @@ __all__ = [
     "CredentialSourceError",
     "DefaultClient",
     "EnvironmentCredentialsProvider",
+    "ExternalAccountCredentialProvider",
+    "ImpersonatedCredentialProvider",
     "InstanceMetadataCredentialsProvider",
     "LiterAuthError",
     "MalformedResponseError",

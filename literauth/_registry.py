@@ -256,6 +256,28 @@ SPECS: tuple[ProviderSpec, ...] = (
         fake="literauth.testing.google.user:GoogleUserEndpoint",
         scoped=True,
     ),
+    ProviderSpec(
+        name="google.external_account",
+        cloud="google",
+        class_name="ExternalAccountCredentialProvider",
+        module="literauth.google.external_account",
+        credential="bearer",
+        required_env=("GOOGLE_APPLICATION_CREDENTIALS",),  # naming an external_account file
+        optional_env=("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "AWS_REGION", "AWS_DEFAULT_REGION",
+                      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+        fake="literauth.testing.google.sts:GoogleStsEndpoint",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="google.impersonated",
+        cloud="google",
+        class_name="ImpersonatedCredentialProvider",
+        module="literauth.google.impersonated",
+        credential="bearer",
+        required_env=("GOOGLE_APPLICATION_CREDENTIALS",),  # naming an impersonated_service_account file
+        fake="literauth.testing.google.iam:GoogleIamEndpoint",
+        scoped=True,
+    ),
 )
 
 

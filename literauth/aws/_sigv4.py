@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
@@ -184,6 +184,7 @@ def sign(
     region: str,
     service: str,
     now: datetime | float | None = None,
+    also_sign: Iterable[str] = (),
 ) -> dict[str, str]:
     """The headers that sign this request with SigV4: add them to the request before sending.
 
@@ -193,7 +194,8 @@ def sign(
     will be sent, strictly encoded or not: the signature is computed from the path as it
     travels, as AWS computes it (`strict_url()` gives the form every proxy keeps intact).
     `body` is its exact bytes (a `str` counts as UTF-8) and `now` the signing time (a
-    timezone-aware datetime or epoch seconds; `None` is now).
+    timezone-aware datetime or epoch seconds; `None` is now). `also_sign` names more headers
+    of `headers` to sign (Google's ``x-goog-cloud-target-resource``).
     """
     if not isinstance(credentials, AwsCredentials):
         raise ConfigurationError(f"sign needs AwsCredentials, got {type(credentials).__name__}")
@@ -208,9 +210,10 @@ def sign(
     if token is not None:
         added["X-Amz-Security-Token"] = token.expose_secret()
     signed: dict[str, list[str]] = {}
+    extra = {name.strip().lower() for name in also_sign}
     for name, value in headers.items():
         lower = name.strip().lower()
-        if _signs(lower) and lower not in _OWN_HEADERS and not (token is not None and lower == "x-amz-security-token"):
+        if (_signs(lower) or lower in extra) and lower not in _OWN_HEADERS and not (token is not None and lower == "x-amz-security-token"):
             signed.setdefault(lower, []).append(_trim(value))
     payload_hash = ",".join(signed.get("x-amz-content-sha256", [])) or hashlib.sha256(payload).hexdigest()
     if service in _SINGLE_ENCODED and "x-amz-content-sha256" not in signed:

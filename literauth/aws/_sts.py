@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .._http import ErrorDetails, TokenResponse
 from .._policy import RetryPolicy
-from ..credentials import UTC, AwsCredentials
+from ..credentials import UTC, AwsCredentials, parse_rfc3339
 from ..errors import ConfigurationError, MalformedResponseError
 from ..secret import SecretString
 
@@ -49,9 +49,6 @@ _ROLE_ARN = re.compile(
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 _REGION = re.compile(r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
 _ERROR_CODE = re.compile(r"[A-Za-z][\w.]{0,99}", re.ASCII)
-_TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.ASCII
-)
 
 # Region prefix -> partition, most specific first; partition -> DNS suffix of its endpoints.
 _REGION_PARTITIONS = (
@@ -197,24 +194,6 @@ def _malformed(provider: str, host: str, what: str) -> MalformedResponseError:
     return MalformedResponseError(f"{provider}: STS endpoint {host} {what}", provider=provider, host=host)
 
 
-def _parse_timestamp(value: str) -> datetime | None:
-    """An ISO-8601 timestamp with an explicit zone (``Z`` or an offset), fraction optional."""
-    match = _TIMESTAMP.fullmatch(value)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    sign = -1 if zone[0] == "-" else 1
-    try:  # an offset of a day or more, an impossible date, or a shift past year 1 or 9999
-        tz = UTC if zone == "Z" else timezone(
-            sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-        )
-        stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-        return stamp.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
 def _field(credentials: Element, name: str) -> str | None:
     element = credentials.find(_q(name))
     text = None if element is None else (element.text or "").strip()
@@ -257,7 +236,7 @@ def parse_credentials_response(
     if missing:
         raise _malformed(provider, host, f"answered without Credentials/{', '.join(missing)}")
     expiration_text = fields["Expiration"] or ""
-    expiration = _parse_timestamp(expiration_text)
+    expiration = parse_rfc3339(expiration_text)
     if expiration is None:
         raise _malformed(provider, host, f"answered with an unreadable Expiration {expiration_text[:40]!r}")
     server_date = response.server_date

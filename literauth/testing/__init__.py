@@ -250,22 +250,32 @@ class FakeIdentityServer(ServerCore):
         _sessions.add(session)
         return session
 
-    def environ(self, directory: str | os.PathLike[str]) -> dict[str, str]:
+    def environ(self, directory: str | os.PathLike[str], *, spec: str | None = None) -> dict[str, str]:
         """Environment variables that point every `from_env()` (and the CLI) at this server.
 
         The union of each fake's `environ()`; token and key files are written into `directory`.
-        Fakes in `unavailable` are left out (the reason stays there). `NO_PROXY` gains the
-        loopback names, so a process started with these variables bypasses a proxy; in HTTPS
-        mode `REQUESTS_CA_BUNDLE` is `ca_bundle`. The values include test secrets.
+        Where two fakes set the same variable (Google's file types all use
+        `GOOGLE_APPLICATION_CREDENTIALS`) the first in registry order wins, unless `spec`
+        names the provider whose variables should win. Fakes in `unavailable` are left out
+        (the reason stays there). `NO_PROXY` gains the loopback names, so a process started
+        with these variables bypasses a proxy; in HTTPS mode `REQUESTS_CA_BUNDLE` is
+        `ca_bundle`. The values include test secrets.
         """
         env: dict[str, str] = {}
+        own: dict[str, str] = {}
         for name, endpoint in self.endpoints.items():
             if name in self.unavailable:
                 continue
             try:
-                env.update(endpoint.environ(directory))
+                values = endpoint.environ(directory)
             except FakeUnavailable as exc:
                 self.unavailable[name] = str(exc)
+                continue
+            for key, value in values.items():
+                env.setdefault(key, value)
+            if name == spec:
+                own = values
+        env.update(own)
         if self.ca_bundle is not None:
             env["REQUESTS_CA_BUNDLE"] = self.ca_bundle
         current = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""

@@ -83,6 +83,8 @@ class RecordedRequest:
     headers: Mapping[str, str]
     form: Mapping[str, str | SecretString]
     received_at: float
+    #: The body parsed as JSON when it was sent as ``application/json`` (None otherwise).
+    json: Any = dataclasses.field(default=None, repr=False)
 
     def header(self, name: str) -> str | None:
         """The value of header `name`, looked up case-insensitively; None when absent."""
@@ -383,6 +385,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 k: (SecretString(v) if k in endpoint.secret_fields else v) for k, v in form.items()
             },
             received_at=core.clock(),
+            json=_json_body(headers, text),
         )
         fault = endpoint._record(recorded)
         if endpoint.latency:
@@ -425,6 +428,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.connection.close()
             return
         self._send(Reply(fault.status, body, dict(fault.headers)))
+
+
+def _json_body(headers: Mapping[str, str], text: str) -> Any:
+    """The body as JSON when the request says it is JSON; None otherwise or when unreadable."""
+    kind = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if "json" not in kind.lower() or not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
