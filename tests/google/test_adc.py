@@ -236,3 +236,21 @@ def test_bad_metadata_timeout_is_refused() -> None:
 
 def test_default_is_exported() -> None:
     assert literauth.google.default is default
+
+
+# -- the federation file types, through the same dispatch ------------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "class_name"), [
+    ("google.external_account", "ExternalAccountCredentialProvider"),
+    ("google.impersonated", "ImpersonatedCredentialProvider"),
+])
+def test_federation_files_are_dispatched_by_type(
+    server: FakeIdentityServer, tmp_path: pathlib.Path, off_google: dict[str, str], spec: str, class_name: str
+) -> None:
+    environ = {**off_google, **server.endpoint(spec).environ(tmp_path)}
+    chain = default(environ=environ, session=server.session())
+    token = chain.resolve()
+    assert type(chain.chosen).__name__ == class_name
+    assert token.expires_at_epoch is not None
+    assert _chosen(chain) == ["chosen", "not tried", "not tried"]

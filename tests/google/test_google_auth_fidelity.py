@@ -119,6 +119,8 @@ _PEER_CLASSES = {
     "google.oauth2.service_account.Credentials": "VertexOAuthCredentialProvider",
     "google.oauth2.credentials.Credentials": "AuthorizedUserCredentialProvider",
     "google.auth.compute_engine.credentials.Credentials": "ComputeEngineCredentialProvider",
+    "google.auth.identity_pool.Credentials": "ExternalAccountCredentialProvider",
+    "google.auth.impersonated_credentials.Credentials": "ImpersonatedCredentialProvider",
 }
 
 Setup = Callable[[FakeIdentityServer, pathlib.Path], dict[str, str]]
@@ -162,6 +164,17 @@ def _missing_file(server: FakeIdentityServer, tmp: pathlib.Path) -> dict[str, st
     return {"GOOGLE_APPLICATION_CREDENTIALS": str(tmp / "absent.json")}
 
 
+def _external_account(server: FakeIdentityServer, tmp: pathlib.Path) -> dict[str, str]:
+    return server.endpoint("google.external_account").environ(tmp)
+
+
+def _impersonated(server: FakeIdentityServer, tmp: pathlib.Path) -> dict[str, str]:
+    """A user login as the source: google-auth refuses an external_account source, literauth does not."""
+    info = server.endpoint("google.impersonated").impersonation_info(server.google_user.login())  # type: ignore[attr-defined]
+    (tmp / "impersonated.json").write_text(json.dumps(info))
+    return {"GOOGLE_APPLICATION_CREDENTIALS": str(tmp / "impersonated.json")}
+
+
 def _no_gce_check(server: FakeIdentityServer, tmp: pathlib.Path) -> dict[str, str]:
     return {"NO_GCE_CHECK": "true"}
 
@@ -178,6 +191,8 @@ ENVIRONMENTS: dict[str, tuple[Setup, tuple[Setup, ...]]] = {
     "unknown type is an error": (_live_metadata, (_weird_type, _gcloud)),
     "missing named file is an error": (_live_metadata, (_missing_file, _gcloud)),
     "NO_GCE_CHECK": (_live_metadata, (_no_gce_check,)),
+    "external account file": (_live_metadata, (_external_account, _gcloud)),
+    "impersonation file": (_live_metadata, (_impersonated,)),
 }
 
 
