@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from ._files import read_json_file
+from ._info import read_info_file
 
 if TYPE_CHECKING:
     from ..provider import CredentialProvider
@@ -104,8 +104,6 @@ def provider_from_file(
     **options: Any,
 ) -> tuple[CredentialProvider, Mapping[str, Any]]:
     """The provider for the ADC file at `path`, and the file's parsed content (for its project id)."""
-    info = read_json_file(path, provider=_PROVIDER, what="credentials file")
-    if not isinstance(info, Mapping):
-        raise ConfigurationError(f"{_PROVIDER}: credentials file {os.fspath(path)} is not a JSON object")
+    info = read_info_file(_PROVIDER, path, "credentials file")
     provider = provider_from_info(info, scopes=scopes, environ=environ, source=f"file {os.fspath(path)}", **options)
     return provider, info
