@@ -94,8 +94,9 @@ def default(
 ) -> GoogleDefaultChain:
     """The Application Default Credentials chain; nothing is read or probed until it is first used.
 
-    `scopes` None means each source's default (cloud-platform for service accounts, the
-    login's own for gcloud users, the instance's on the metadata server). `environ`
+    `scopes` applies to every source (google-auth drops it for user logins); None means each
+    source's default (cloud-platform for service accounts, the login's own for gcloud users,
+    the instance's on the metadata server). `environ`
     defaults to `os.environ`. `metadata_timeout` bounds the metadata probe in seconds,
     total. ``NO_GCE_CHECK=true`` skips the metadata server, as in google-auth. `options`
     (`ProviderOptions`) go to whichever provider is chosen.
