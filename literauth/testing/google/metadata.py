@@ -65,8 +65,10 @@ class GoogleMetadataEndpoint(Endpoint):
 
     name = "google_metadata"
     answer_headers: ClassVar[Mapping[str, str]] = {"Metadata-Flavor": METADATA_FLAVOR}
+    #: ``GET /`` (google-auth's ping) only with the header: on a server shared with other fakes,
+    #: a bare ``GET /`` is nobody's (404).
     routes = (Route(frozenset({"GET"}), re.compile(re.escape(METADATA_PATH) + r"(/.*)?")),
-              Route(frozenset({"GET"}), "/"))
+              Route(frozenset({"GET"}), "/", headers={"Metadata-Flavor": None}))
 
     def __init__(self, server: Any) -> None:
         super().__init__(server)
