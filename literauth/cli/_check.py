@@ -128,13 +128,15 @@ def _show_result(row: _Row, credential: Credential | None, error: str | None) ->
 
 
 def _environment_rows(fetch: bool, ui: Progress) -> list[_Row]:
-    """A row per `token` kind (an alias, such as `aws` for `bedrock`, once); `static` unset is
-    reported, not counted as a failure."""
+    """A row per `token` kind; `static` unset is reported, not counted as a failure."""
     environ = dict(os.environ)
     rows = []
+    checked: set[str] = set()  # a chain's aliases ('token google' for 'token vertex') are checked once
     for setup in SETUPS:
-        if setup.spec is not None and any(other.spec is setup.spec for other in SETUPS[: SETUPS.index(setup)]):
-            continue  # another command of a chain already listed
+        if setup.spec is not None:
+            if setup.spec.name in checked:
+                continue
+            checked.add(setup.spec.name)
         row = _Row(setup.kind, setup.class_name, _needed(setup, environ))
         rows.append(row)
         if setup.spec is None and not (environ.get(setup.required_env[0]) or "").strip():
