@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from literauth.cache import default_cache
 from literauth.testing import FakeClock, FakeIdentityServer, FakeSleep, ServerCore
 from literauth.testing._clock import START
 from literauth.testing._guard import NetworkGuard
@@ -41,6 +42,14 @@ def _network_guard() -> Iterator[None]:
     violations = NETWORK_GUARD.take_violations()
     if violations:
         pytest.fail("; ".join(violations), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _empty_token_cache() -> Iterator[None]:
+    """Each test starts with an empty process-wide token cache (`literauth.cache.default_cache()`)."""
+    default_cache().clear()
+    yield
+    default_cache().clear()
 
 
 @pytest.fixture
