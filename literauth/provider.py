@@ -491,7 +491,7 @@ class RefreshingCredentialProvider(CredentialProvider):
                 if link is None:
                     result = self._new_entry(self._fetch(), issued_at)
                 else:  # the shared cache first; a fetch (written through) only on a miss
-                    result = link.obtain(self, issued_at)
+                    result = link.obtain(self, issued_at, self._settings.budget)
             except LiterAuthError as exc:
                 result = _fresh_copy(exc)  # traceback-free and unchained: safe to keep
             except Exception as exc:  # noqa: BLE001 - anything failing here is a failed fetch

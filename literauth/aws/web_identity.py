@@ -153,5 +153,5 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
         """Role, session name, duration and STS endpoint; the web identity token file is no
         stable secret (the kubelet rotates it)."""
         fields = {"role_arn": self._role_arn, "session_name": self._session_name,
-                  "duration": str(self._duration), "endpoint": self._fetcher.url}
+                  "duration": str(self._duration), "endpoint": self._fetcher.url, "token_file": self._token_file}
         return fields, None

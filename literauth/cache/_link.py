@@ -14,17 +14,42 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._entry import cacheable, decode, encode
+from ..credentials import Credential
+from ._entry import Loaded, cacheable, decode, encode
 from ._keys import Slot, in_process_slot, shared_slot
 
 if TYPE_CHECKING:
-    from ..credentials import Credential
-    from ..provider import RefreshingCredentialProvider, _Entry
+    from .._policy import RefreshPolicy
     from . import TokenCache
 
-__all__ = ["CacheLink"]
+__all__ = ["CacheLink", "Engine"]
+
+
+class _Entry(Protocol):
+    credential: Credential
+    refresh_at: float
+    usable_until: float
+
+
+class Engine(Protocol):
+    """What the link uses of its provider (`Engine`): the cache sits
+    below the engine, so it names the engine's parts instead of importing it."""
+
+    provider_name: str
+    _clock: Callable[[], float]
+    _policy: RefreshPolicy
+
+    @property
+    def credential_type(self) -> type[Credential]: ...
+
+    def _cache_identity(self) -> tuple[dict[str, str], bytes | None] | None: ...
+
+    def _fetch(self) -> Credential: ...
+
+    def _new_entry(self, credential: Credential, issued_at: float) -> Any: ...
 
 _log = logging.getLogger("literauth.cache")
 _UNSET: Any = object()
@@ -35,7 +60,7 @@ _told_lock = threading.Lock()
 class CacheLink:
     """One provider's view of one store: its slot (derived once), and what it counted."""
 
-    __slots__ = ("_slot", "loads", "rejects", "store", "writes")
+    __slots__ = ("_rejected", "_slot", "loads", "rejects", "store", "writes")
 
     def __init__(self, store: TokenCache) -> None:
         self.store = store
@@ -43,14 +68,15 @@ class CacheLink:
         self.loads = 0  #: credentials taken from the store instead of fetched
         self.rejects = 0  #: entries that did not parse, had another version or failed authentication
         self.writes = 0
+        self._rejected: bytes | None = None  # the last entry refused: read again under the lease, it counts once
 
-    def slot(self, provider: RefreshingCredentialProvider) -> Slot | None:
+    def slot(self, provider: Engine) -> Slot | None:
         """The identity's slot in the store, or None when this identity is not shared there."""
         if self._slot is _UNSET:
             self._slot = self._derive(provider)
         return self._slot
 
-    def _derive(self, provider: RefreshingCredentialProvider) -> Slot | None:
+    def _derive(self, provider: Engine) -> Slot | None:
         identity = provider._cache_identity()
         if identity is None:
             return None
@@ -71,7 +97,7 @@ class CacheLink:
                 )
         return slot
 
-    def obtain(self, provider: RefreshingCredentialProvider, issued_at: float) -> _Entry:
+    def obtain(self, provider: Engine, issued_at: float, lease_timeout: float) -> Any:
         """A fresh entry from the store, or else from `provider._fetch()`, written through."""
         slot = self.slot(provider)
         if slot is None:
@@ -79,7 +105,7 @@ class CacheLink:
         entry = self._load(provider, slot)
         if entry is not None:
             return entry
-        with self._lease(slot, provider._settings.budget):
+        with self._lease(slot, lease_timeout):
             entry = self._load(provider, slot)  # the holder we waited for may have written it
             if entry is not None:
                 return entry
@@ -88,7 +114,7 @@ class CacheLink:
             self._store(slot, entry, issued_at)
             return entry
 
-    def discard(self, provider: RefreshingCredentialProvider, credential: Credential) -> None:
+    def discard(self, provider: Engine, credential: Credential) -> None:
         """Delete the shared entry if it still holds `credential` (which was found bad or dropped)."""
         slot = self.slot(provider)
         if slot is None:
@@ -97,17 +123,19 @@ class CacheLink:
         if loaded is not None and loaded.credential == credential:
             self._guard("delete", slot.name)
 
-    def _read(self, slot: Slot) -> Any:
+    def _read(self, slot: Slot) -> Loaded | None:
         blob = self._guard("get", slot.name)
         if not isinstance(blob, (bytes, bytearray)):
             return None
-        loaded = decode(bytes(blob), slot.cipher, slot.aad)
-        if loaded is None:
+        blob = bytes(blob)
+        loaded = decode(blob, slot.cipher, slot.aad)
+        if loaded is None and blob != self._rejected:
+            self._rejected = blob
             self.rejects += 1
             _log.debug("literauth.cache: ignoring an entry in %r that does not decode", self.store)
         return loaded
 
-    def _load(self, provider: RefreshingCredentialProvider, slot: Slot) -> _Entry | None:
+    def _load(self, provider: Engine, slot: Slot) -> Any:
         """The stored credential as this provider's entry, if it is fresh on this provider's clock."""
         loaded = self._read(slot)
         if loaded is None or not isinstance(loaded.credential, provider.credential_type):
