@@ -44,6 +44,14 @@ def _network_guard() -> Iterator[None]:
         pytest.fail("; ".join(violations), pytrace=False)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The user's token cache (`literauth token`'s FileCache) is a temporary directory, for
+    this process and the commands it runs: tests never read or write the real one."""
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="literauth-test-cache-")
+
+
 @pytest.fixture(autouse=True)
 def _empty_token_cache() -> Iterator[None]:
     """Each test starts with an empty process-wide token cache (`literauth.cache.default_cache()`)."""

@@ -13,8 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..credentials import Credential

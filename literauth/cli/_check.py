@@ -14,6 +14,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .._registry import SPECS, by_name
 from ..config import (
@@ -29,7 +30,7 @@ from ..errors import ConfigProblem, ConfigurationError, LiterAuthError
 from ..provider import CredentialProvider, RefreshingCredentialProvider
 from ._common import EXIT_FAILURE, EXIT_OK, iso, one_line
 from ._progress import Progress
-from ._setups import SETUPS, Setup, build, close, substitutes
+from ._setups import SETUPS, Setup, build, close, command_cache, substitutes
 
 __all__ = ["run"]
 
@@ -97,10 +98,11 @@ def _show_result(row: _Row, credential: Credential | None, error: str | None) ->
 # -- the environment -------------------------------------------------------------------------
 
 
-def _environment_rows(fetch: bool, ui: Progress) -> list[_Row]:
+def _environment_rows(fetch: bool, ui: Progress, cache: bool) -> list[_Row]:
     """A row per `token` kind; `static` unset is reported, not counted as a failure."""
     environ = dict(os.environ)
     rows = []
+    store = command_cache(cache and fetch)
     for setup in SETUPS:
         row = _Row(setup.kind, setup.class_name, _needed(setup, environ))
         rows.append(row)
@@ -108,7 +110,8 @@ def _environment_rows(fetch: bool, ui: Progress) -> list[_Row]:
             row.status = "unused"  # only 'token static' reads it
             continue
         try:
-            provider = build(setup, environ, background_refresh=False)
+            options: dict[str, Any] = {} if setup.spec is None else {"cache": store}
+            provider = build(setup, environ, background_refresh=False, **options)
         except ConfigurationError as exc:
             row.fail("not usable", _note(str(exc)))
             continue
@@ -161,12 +164,13 @@ def _entry_row(entry: EntryReport, environ: Mapping[str, str]) -> _Row:
     return row
 
 
-def _config_check(path: str, fetch: bool, ui: Progress) -> tuple[list[_Row], list[str]]:
+def _config_check(path: str, fetch: bool, ui: Progress, cache: bool) -> tuple[list[_Row], list[str]]:
     """Rows for a configuration file, and problems that belong to no model.
 
     `config.inspect()` reads the file as `load_models()` does (regular files only, size
     capped, never blocking), so a directory, a FIFO or a huge file is refused in its words
-    (a `ConfigurationError`, printed by `main`). Only a usable file is loaded, for `--fetch`.
+    (a `ConfigurationError`, printed by `main`). Only a usable file is loaded, for `--fetch`;
+    its `[cache]` table chooses the token cache, unless `--no-cache` turns it off.
     """
     environ = dict(os.environ)
     report = inspect(path, environ=environ)
@@ -176,7 +180,8 @@ def _config_check(path: str, fetch: bool, ui: Progress) -> tuple[list[_Row], lis
         general.append(f"{report.source}: no [[models]] entries")
     if fetch and report.usable:
         try:
-            table = load_models(path, environ=environ, background_refresh=False)
+            options: dict[str, Any] = {} if cache else {"cache": False}
+            table = load_models(path, environ=environ, background_refresh=False, **options)
         except ConfigurationError as exc:  # the file changed since it was inspected
             general.append(one_line(str(exc)))
             return rows, general
@@ -225,10 +230,10 @@ def run(args: argparse.Namespace, ui: Progress) -> int:
     """The `check` command."""
     general: list[str] = []
     if args.config is not None:
-        rows, general = _config_check(args.config, args.fetch, ui)
+        rows, general = _config_check(args.config, args.fetch, ui, not args.no_cache)
         first = "MODEL"
     else:
-        rows = _environment_rows(args.fetch, ui)
+        rows = _environment_rows(args.fetch, ui, not args.no_cache)
         first = "SETUP"
     if rows:
         sys.stdout.write(_table(rows, first))
