@@ -208,8 +208,9 @@ def render(results: dict[str, Any]) -> str:
         return "n/a" if value is None else fmt.format(value)
 
     k = results["processes"]
-    lines = [f"Token requests when {k} new processes ask for one identity's token at once "
-             "(sts: the stores get a key=, web identity has no secret of its own):", "",
+    title = (f"Token requests when {k} new processes ask for one identity's token at once "
+             "(sts: the stores get a key=, web identity has no secret of its own):")
+    lines = [title, "",
              "| identity | literauth memory | literauth file | literauth redis | peer (no shared cache) |",
              "|---|---|---|---|---|"]
     for kind, (_, peer) in KINDS.items():
@@ -223,10 +224,9 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| {kind} | {cell(row['none'])} | {cell(row['file'])} | {cell(row['redis'])} | "
                      f"{peer}: {cell(row[peer])} |")
     refresh = results["hard_refresh_ms"]
+    cells = " | ".join(cell(refresh[name], "{:.1f}") for name in ("none", "memory", "file", "redis"))
     lines += ["", "Hard refresh (`resolve(force_refresh=True)`, one process), median ms:", "",
-              "| no shared cache | MemoryCache | FileCache | RedisCache |", "|---|---|---|---|",
-              f"| {cell(refresh['none'], '{:.1f}')} | {cell(refresh['memory'], '{:.1f}')} | "
-              f"{cell(refresh['file'], '{:.1f}')} | {cell(refresh['redis'], '{:.1f}')} |"]
+              "| no shared cache | MemoryCache | FileCache | RedisCache |", "|---|---|---|---|", f"| {cells} |"]
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from literauth import AwsCredentials, BearerToken, ManagedIdentityCredentialProvider, SecretString
+from literauth import (
+    AwsCredentials,
+    BearerToken,
+    ManagedIdentityCredentialProvider,
+    SecretString,
+)
 from literauth.cache import FileCache
 from literauth.cache._entry import decode, encode
 from literauth.cache._keys import in_process_slot, shared_slot
