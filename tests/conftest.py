@@ -49,7 +49,16 @@ def pytest_configure(config: pytest.Config) -> None:
     this process and the commands it runs: tests never read or write the real one."""
     import tempfile
 
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="literauth-test-cache-")
+    config.stash[_CACHE_HOME] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="literauth-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    shutil.rmtree(config.stash.get(_CACHE_HOME, ""), ignore_errors=True)
+
+
+_CACHE_HOME = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)

@@ -171,3 +171,33 @@ def test_a_held_lock_makes_others_wait_then_fetch(identity: FakeIdentityServer, 
             assert not second  # the lock is per open file: threads of one process exclude each other too
     with store.lease("ab" * 32, 0.05) as again:
         assert again
+
+
+def test_a_killed_lock_holder_releases_at_once(tmp_path: pathlib.Path) -> None:
+    """The OS drops a dead process's flock: nobody waits for a holder SIGKILLed mid-fetch."""
+    import subprocess
+    import sys
+
+    store = FileCache(tmp_path / "c")
+    code = (
+        "import sys, time; from literauth.cache import FileCache\n"
+        f"store = FileCache({str(tmp_path / 'c')!r})\n"
+        "with store.lease('cd' * 32, 5) as held:\n"
+        "    print(held, flush=True); time.sleep(60)\n"
+    )
+    root = pathlib.Path(__file__).resolve().parents[2]
+    holder = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"True"
+        with store.lease("cd" * 32, 0.05) as blocked:
+            assert not blocked
+        holder.kill()
+        holder.wait()
+        with store.lease("cd" * 32, 5) as held:
+            assert held
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
