@@ -40,7 +40,9 @@ class RedisCache:
 
     With neither `url` nor `client`, ``REDIS_URL`` (else ``redis://127.0.0.1:6379/0``) is used.
     `key` (or ``LITERAUTH_CACHE_KEY``) as for `FileCache`. `clock` gives the epoch seconds the
-    TTLs are computed from (tests share a fake one with the providers).
+    TTLs are computed from (tests share a fake one with the providers). `timeout` bounds each
+    Redis call made through `url` (a slower Redis counts as down); `retry_after` is how long
+    an outage lasts before Redis is tried again.
     """
 
     in_process = False
@@ -53,6 +55,7 @@ class RedisCache:
         prefix: str = "literauth:",
         key: bytes | str | None = None,
         clock: Callable[[], float] = time.time,
+        timeout: float = SOCKET_TIMEOUT,
         retry_after: float = 5.0,
     ) -> None:
         try:
@@ -66,6 +69,9 @@ class RedisCache:
             raise ConfigurationError("RedisCache: pass url or client, not both")
         if not isinstance(prefix, str):
             raise ConfigurationError(f"RedisCache: prefix must be a str, not {type(prefix).__name__}")
+        for name, value in (("timeout", timeout), ("retry_after", retry_after)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigurationError(f"RedisCache: {name} must be a positive number of seconds, got {value!r}")
         self.key = check_key("RedisCache", key)
         self._prefix = prefix
         self._clock = clock
@@ -74,7 +80,7 @@ class RedisCache:
             where = _where(url)
             try:
                 client = redis.Redis.from_url(
-                    url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
+                    url, socket_timeout=timeout, socket_connect_timeout=timeout,
                     retry=None, retry_on_timeout=False,
                 )
             except ValueError as exc:

@@ -29,7 +29,9 @@ def _clock_from(path: pathlib.Path) -> Any:
 def _store(spec: dict[str, Any], clock: Any) -> TokenCache:
     if spec["kind"] == "file":
         return FileCache(spec["directory"])
-    return RedisCache(spec["url"], prefix=spec["prefix"], clock=clock)
+    # A generous timeout: on a loaded CI machine a Redis call may take longer than the default
+    # 0.5 s, and a "slow Redis" would (rightly) make every process fetch for itself.
+    return RedisCache(spec["url"], prefix=spec["prefix"], clock=clock, timeout=5.0)
 
 
 def main(config_path: str) -> None:

@@ -20,6 +20,7 @@ from tests.conftest import secret_fragments
 from .conftest import RedisServer
 
 pytestmark = pytest.mark.integration
+SLOW_CI = 5.0  # Redis call timeout where Redis is up: a loaded machine must not look like an outage
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -32,8 +33,8 @@ def _provider(identity: FakeIdentityServer, store: RedisCache, clock: FakeClock,
 
 def test_hosts_share_a_sealed_entry_with_a_ttl(identity: FakeIdentityServer, redis_server: RedisServer, prefix: str) -> None:
     clock = FakeClock(identity.clock())
-    first = _provider(identity, RedisCache(redis_server.url, prefix=prefix, clock=clock), clock).resolve()
-    second = _provider(identity, RedisCache(redis_server.url, prefix=prefix, clock=clock), clock).resolve()
+    first = _provider(identity, RedisCache(redis_server.url, prefix=prefix, clock=clock, timeout=SLOW_CI), clock).resolve()
+    second = _provider(identity, RedisCache(redis_server.url, prefix=prefix, clock=clock, timeout=SLOW_CI), clock).resolve()
     assert first == second and identity.azure.request_count == 1
     client = redis_server.client()
     (name,) = client.keys(prefix + "*")
@@ -67,7 +68,7 @@ def test_a_killed_lease_holder_is_taken_over_when_its_lease_expires(
     """A process holds the identity's lease (as if mid-fetch) and is SIGKILLed: the others wait
     no longer than the lease's duration, then fetch."""
     clock = FakeClock(identity.clock())
-    store = RedisCache(redis_server.url, prefix=prefix, clock=clock)
+    store = RedisCache(redis_server.url, prefix=prefix, clock=clock, timeout=SLOW_CI)
     provider = _provider(identity, store, clock)
     name = provider._settings.cache.slot(provider).name  # type: ignore[union-attr]
     code = (
@@ -118,7 +119,7 @@ def test_auth_refused_resolves_directly(
             wrong = RedisCache(locked.url.replace("redis://", "redis://:wrong-password@"))
             assert isinstance(_provider(identity, wrong, clock).resolve(), BearerToken)
         assert "unavailable" in caplog.text and "wrong-password" not in caplog.text
-        right = RedisCache(locked.url.replace("redis://", "redis://:right-password@"), prefix="acl:")
+        right = RedisCache(locked.url.replace("redis://", "redis://:right-password@"), prefix="acl:", timeout=SLOW_CI)
         _provider(identity, right, clock).resolve()
         assert identity.azure.request_count == 2
         import redis
@@ -134,7 +135,7 @@ def test_redis_killed_and_restarted_mid_run(
 ) -> None:
     """0 failed resolves while Redis is gone, one WARNING for the outage, sharing again after."""
     clock = FakeClock(identity.clock())
-    store = RedisCache(own_redis.url, clock=clock, retry_after=0.2)
+    store = RedisCache(own_redis.url, clock=clock, retry_after=0.2, timeout=SLOW_CI)
     failures = 0
     with caplog.at_level(logging.INFO, "literauth.cache"):
         for round_ in range(6):
