@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,7 +52,6 @@ class Engine(Protocol):
 _log = logging.getLogger("literauth.cache")
 _UNSET: Any = object()
 _told: set[str] = set()  # provider kinds already told they are not shared (INFO once per process)
-_told_lock = threading.Lock()
 
 
 class CacheLink:
@@ -84,16 +82,13 @@ class CacheLink:
         if getattr(self.store, "in_process", False):
             return in_process_slot(kind, fields, secret)
         slot = shared_slot(kind, fields, secret, getattr(self.store, "key", None))
-        if slot is None:
-            with _told_lock:
-                first = kind not in _told
-                _told.add(kind)
-            if first:
-                _log.info(
-                    "%s: not writing tokens to %r: this identity has no secret of its own to encrypt "
-                    "them with; give the store a key (key=... or LITERAUTH_CACHE_KEY) to share them",
-                    kind, self.store,
-                )
+        if slot is None and kind not in _told:  # no lock: at worst two threads both say it once
+            _told.add(kind)
+            _log.info(
+                "%s: not writing tokens to %r: this identity has no secret of its own to encrypt "
+                "them with; give the store a key (key=... or LITERAUTH_CACHE_KEY) to share them",
+                kind, self.store,
+            )
         return slot
 
     def obtain(self, provider: Engine, issued_at: float, lease_timeout: float) -> Any:

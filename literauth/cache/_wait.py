@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -37,13 +36,13 @@ class Outage:
     """A store that is unreachable: warn once, skip it for `retry_after` seconds, try again.
 
     `failed(error)` logs one WARNING per outage (not per call); `usable()` says whether to try
-    the store now; `recovered()` ends the outage with one INFO line.
+    the store now; `recovered()` ends the outage with one INFO line. No lock (nothing a fork
+    could leave held): two threads failing at once may both warn, nothing worse.
     """
 
     def __init__(self, store: str, retry_after: float) -> None:
         self._store = store
         self._retry_after = retry_after
-        self._lock = threading.Lock()
         self._down_since: float | None = None
         self._next_try = 0.0
 
@@ -55,12 +54,11 @@ class Outage:
         return self._down_since is not None
 
     def failed(self, error: BaseException) -> None:
-        with self._lock:
-            now = time.monotonic()
-            first = self._down_since is None
-            if first:
-                self._down_since = now
-            self._next_try = now + self._retry_after
+        now = time.monotonic()
+        first = self._down_since is None
+        if first:
+            self._down_since = now
+        self._next_try = now + self._retry_after
         if first:
             _log.warning(
                 "%s unavailable (%s); fetching credentials directly, retrying the store every %g s",
@@ -68,9 +66,6 @@ class Outage:
             )
 
     def recovered(self) -> None:
-        if self._down_since is None:
-            return
-        with self._lock:
-            since, self._down_since = self._down_since, None
+        since, self._down_since = self._down_since, None
         if since is not None:
             _log.info("%s reachable again after %.1f s", self._store, time.monotonic() - since)
