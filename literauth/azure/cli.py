@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .._policy import RefreshPolicy
+    from ..cache import TokenCache
     from ..provider import Spawn
 
 __all__ = ["AzureCliCredentialProvider", "CliOptions", "mask_line", "parse_output"]
@@ -60,6 +61,7 @@ class CliOptions(TypedDict, total=False):
     background_refresh: bool
     spawn: Spawn
     rand: Callable[[], float]
+    cache: TokenCache | bool | None
 
 
 def mask_line(text: str) -> str:
