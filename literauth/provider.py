@@ -4,7 +4,9 @@
 refreshes it ahead of expiry on a background job while it stays valid, and fetches in the
 caller only when no usable credential exists: one fetch for any number of callers, who wait
 for it no longer than the fetch's own budget (`fetch_budget()`). Subclasses implement
-`_fetch()` and nothing else.
+`_fetch()`, and `_cache_identity()` to share their tokens through a token cache
+(`literauth.cache`, the ``cache=`` option): the engine asks the cache before each fetch and
+writes through after it, in `_run()`, through a `CacheLink` kept in the settings.
 
 Locking. A `readerwriterlock` fair lock guards the cache state, and nothing slow or unbounded
 ever runs under it: its write lock is held for the double-check that decides who fetches,

@@ -58,9 +58,10 @@ class Fleet:
             }
             path = directory / f"worker-{index}.json"
             path.write_text(json.dumps(config))
+            host = {**env, "XDG_CACHE_HOME": str(directory / f"host-{index % 2}")}  # two "hosts"
             with (directory / f"worker-{index}.log").open("wb") as log:
                 self.processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "tests.cache._worker", str(path)], cwd=ROOT, env=env, stderr=log,
+                    [sys.executable, "-m", "tests.cache._worker", str(path)], cwd=ROOT, env=host, stderr=log,
                 ))
         self.failures = 0
         self.wait()
