@@ -13,6 +13,8 @@ and a redis-server on a free loopback port (skipped when the binary is missing):
   warm `FileCache`/`RedisCache` the first resolve reads the cache instead of the network.
 - hard refresh: `resolve(force_refresh=True)` in one process, median milliseconds, without a
   shared cache and with each store: what a cache costs on top of a token request.
+- lease handover: how soon a waiter holds a released Redis lease, polling with backoff (what
+  `RedisCache` does) against waiting for a keyspace notification of the lease's deletion.
 
 A markdown table goes to stdout; `--output FILE` also writes the JSON.
 """
@@ -170,6 +172,50 @@ class _Bench:
         return statistics.median(samples)
 
 
+def _handover(url: str, hold: float, notify: bool) -> float:
+    """Ms from a lease's release until a waiter holds it: RedisCache's polling, or keyspace events."""
+    import threading
+
+    import redis
+
+    from literauth.cache import RedisCache
+
+    store = RedisCache(url, prefix="handover:")
+    name = "ab" * 32
+    released = threading.Event()
+    stamp: list[float] = []
+
+    def holder() -> None:
+        with store.lease(name, 5) as held:
+            assert held
+            ready.set()
+            time.sleep(hold)
+            stamp.append(time.perf_counter())  # released right after this
+        released.set()
+
+    ready = threading.Event()
+    thread = threading.Thread(target=holder)
+    thread.start()
+    ready.wait()
+    client = redis.Redis.from_url(url)
+    if not notify:
+        with store.lease(name, 5) as held:
+            got = time.perf_counter()
+            assert held
+    else:  # SUBSCRIBE to the lease key's "del" event, then SET NX once it fires
+        client.config_set("notify-keyspace-events", "Kg")
+        pubsub = client.pubsub()
+        pubsub.subscribe(f"__keyspace@0__:handover:{name}:lease")
+        while not client.set(f"handover:{name}:lease", b"w", nx=True, px=5000):
+            pubsub.get_message(timeout=1.0)
+        got = time.perf_counter()
+        client.delete(f"handover:{name}:lease")
+        pubsub.close()
+    thread.join()
+    client.close()
+    return (got - stamp[0]) * 1000
+
+
 def measure(quick: bool) -> dict[str, Any]:
     from _idp import Control, IdpProcess
     from run import _clean_env
@@ -200,6 +246,14 @@ def measure(quick: bool) -> dict[str, Any]:
         for name in ("none", "memory", "file", "redis"):
             store = bench.store(name)
             results["hard_refresh_ms"][name] = None if store is None else bench.hard_refresh(store, refreshes)
+        if redis_url is not None:  # how soon a waiter takes over a released lease, by hold time
+            results["handover_ms"] = {
+                f"{int(hold * 1000)} ms": {
+                    way: statistics.median(_handover(redis_url, hold, way == "notify") for _ in range(refreshes // 3 + 1))
+                    for way in ("poll", "notify")
+                }
+                for hold in (0.02, 0.2, 1.0)
+            }
     return results
 
 
@@ -227,6 +281,11 @@ def render(results: dict[str, Any]) -> str:
     cells = " | ".join(cell(refresh[name], "{:.1f}") for name in ("none", "memory", "file", "redis"))
     lines += ["", "Hard refresh (`resolve(force_refresh=True)`, one process), median ms:", "",
               "| no shared cache | MemoryCache | FileCache | RedisCache |", "|---|---|---|---|", f"| {cells} |"]
+    handover = results.get("handover_ms")
+    if handover:
+        lines += ["", "Redis lease handover: ms from release until a waiter holds it (median):", "",
+                  "| lease held | polling with backoff (RedisCache) | keyspace notifications |", "|---|---|---|"]
+        lines += [f"| {hold} | {row['poll']:.1f} | {row['notify']:.1f} |" for hold, row in handover.items()]
     return "\n".join(lines) + "\n"
 
 
