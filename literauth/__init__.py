@@ -37,7 +37,12 @@ from .provider import (
 from .secret import SecretString
 
 if _TYPE_CHECKING:
-    from .aws import WebIdentityCredentialProvider
+    from .aws import (
+        ContainerCredentialsProvider,
+        EnvironmentCredentialsProvider,
+        InstanceMetadataCredentialsProvider,
+        WebIdentityCredentialProvider,
+    )
     from .azure import (
         AzureAdCredentialProvider,
         AzureCliCredentialProvider,
@@ -96,11 +101,14 @@ __all__ = [
     "ClientCertificateCredentialProvider",
     "ClientConfig",
     "ConfigurationError",
+    "ContainerCredentialsProvider",
     "Credential",
     "CredentialError",
     "CredentialProvider",
     "CredentialSourceError",
     "DefaultClient",
+    "EnvironmentCredentialsProvider",
+    "InstanceMetadataCredentialsProvider",
     "LiterAuthError",
     "MalformedResponseError",
     "ManagedIdentityCredentialProvider",

@@ -1,14 +1,15 @@
 """The provider registry: one `ProviderSpec` per provider, the one list everything else reads.
 
-`literauth/__init__.py`'s lazy names, `[[models]]` prefixes, the CLI's `token` kinds and
-`check`, the demo, `FakeIdentityServer`, the pytest plugin and the test campaigns all iterate
-over `SPECS`, so adding a provider is its module, its fake and one entry here.
+`literauth/__init__.py`'s lazy names, the demo, `FakeIdentityServer`, the pytest plugin and
+the test campaigns all iterate over `SPECS`, so adding a provider is its module, its fake and
+one entry here. `CHAINS` holds one `ChainSpec` per cloud's default chain: `[[models]]`
+prefixes and the CLI's `token` kinds select a chain (or, for a kind no chain claims, a spec).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .errors import ConfigurationError
@@ -16,7 +17,10 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .provider import CredentialProvider
 
-__all__ = ["SPECS", "ProviderSpec", "by_command", "by_name", "by_prefix"]
+__all__ = [
+    "CHAINS", "SPECS", "AnySpec", "ChainSpec", "ProviderSpec", "by_command", "by_name", "by_prefix", "commands",
+    "config_prefixes",
+]
 
 CredentialKind = Literal["bearer", "aws"]
 
@@ -56,6 +60,50 @@ class ProviderSpec(NamedTuple):
         return provider
 
 
+class ChainSpec(NamedTuple):
+    """One cloud's default chain: what the CLI and `[[models]]` build for that cloud.
+
+    It answers the questions a `ProviderSpec` answers for the CLI and the loader (`name`,
+    `credential`, `scoped`, `from_env`), so both take either.
+    """
+
+    name: str  #: ``cloud.default``: the name in `check` and in errors
+    cloud: str  #: ``azure``, ``aws`` or ``google``
+    function: str  #: ``module:function`` building the chain, e.g. ``literauth.azure:default_chain``
+    credential: CredentialKind  #: what its sources resolve to
+    commands: tuple[str, ...]  #: its `literauth token KIND` names (the first is the main one)
+    config_prefixes: tuple[str, ...]  #: `provider_model` prefixes of `[[models]]` using it
+    scoped: bool = False  #: whether it has `with_scope()` (every source of the cloud has)
+    class_name: str = "ChainProvider"  #: what `from_env` builds
+    required_env: tuple[str, ...] = ()  #: nothing: each source needs its own variables
+    optional_env: tuple[str, ...] = ()
+
+    def load(self) -> Callable[..., CredentialProvider]:
+        """The chain's factory function (imports its module)."""
+        module, _, function = self.function.partition(":")
+        factory: Callable[..., CredentialProvider] = getattr(importlib.import_module(module), function)
+        return factory
+
+    def from_env(self, environ: Mapping[str, str] | None = None, **options: Any) -> CredentialProvider:
+        """The chain over `environ` (`os.environ` when None); nothing is read until it chooses."""
+        return self.load()(environ=environ, **options)
+
+
+#: A spec the CLI and the loader build from: one provider, or one cloud's chain.
+AnySpec = ProviderSpec | ChainSpec
+
+CHAINS: tuple[ChainSpec, ...] = (
+    ChainSpec(
+        name="azure.default",
+        cloud="azure",
+        function="literauth.azure:default_chain",
+        credential="bearer",
+        commands=("azure",),
+        config_prefixes=("azure",),
+        scoped=True,
+    ),
+)
+
 SPECS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         name="azure.client_secret",
@@ -65,8 +113,6 @@ SPECS: tuple[ProviderSpec, ...] = (
         credential="bearer",
         required_env=("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"),
         optional_env=("AZURE_AD_TOKEN", "AZURE_AD_SCOPE", "AZURE_AUTHORITY_HOST"),
-        command="azure",
-        config_prefixes=("azure",),
         fake="literauth.testing.azure.client_secret:AzureAdEndpoint",
         extra="azure-auth",
         scoped=True,
@@ -133,6 +179,41 @@ SPECS: tuple[ProviderSpec, ...] = (
         extra="bedrock-auth",
     ),
     ProviderSpec(
+        name="aws.environment",
+        cloud="aws",
+        class_name="EnvironmentCredentialsProvider",
+        module="literauth.aws.environment",
+        credential="aws",
+        required_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        optional_env=("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION"),
+        fake=None,  # no endpoint: the keys are in the environment
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="aws.container",
+        cloud="aws",
+        class_name="ContainerCredentialsProvider",
+        module="literauth.aws.container",
+        credential="aws",
+        required_env=(),  # one of the two URIs
+        optional_env=("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                      "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        fake="literauth.testing.aws.container:ContainerCredentialsEndpoint",
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
+        name="aws.instance_metadata",
+        cloud="aws",
+        class_name="InstanceMetadataCredentialsProvider",
+        module="literauth.aws.instance_metadata",
+        credential="aws",
+        required_env=(),  # none: without variables it asks IMDS
+        optional_env=("AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                      "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"),
+        fake="literauth.testing.aws.instance_metadata:InstanceMetadataEndpoint",
+        extra="bedrock-auth",
+    ),
+    ProviderSpec(
         name="google.service_account",
         cloud="google",
         class_name="VertexOAuthCredentialProvider",
@@ -149,19 +230,45 @@ SPECS: tuple[ProviderSpec, ...] = (
 )
 
 
-def by_name(name: str) -> ProviderSpec:
-    """The spec called `name` (``azure.client_secret``); `ConfigurationError` naming the known ones."""
-    for spec in SPECS:
+def by_name(name: str) -> AnySpec:
+    """The spec or chain called `name` (``azure.client_secret``, ``azure.default``).
+
+    `ConfigurationError` naming the known ones otherwise.
+    """
+    every: tuple[AnySpec, ...] = (*CHAINS, *SPECS)
+    for spec in every:
         if spec.name == name:
             return spec
-    raise ConfigurationError(f"no provider {name!r}; known: {', '.join(s.name for s in SPECS)}")
+    known = ", ".join(s.name for s in every)
+    raise ConfigurationError(f"no provider {name!r}; known: {known}")
 
 
-def by_command(command: str) -> ProviderSpec | None:
-    """The spec `literauth token COMMAND` uses, or None."""
-    return next((spec for spec in SPECS if spec.command == command), None)
+def by_command(command: str) -> AnySpec | None:
+    """What `literauth token COMMAND` builds: a cloud's chain, else a spec with that command; or None."""
+    chain = next((chain for chain in CHAINS if command in chain.commands), None)
+    return chain or next((spec for spec in SPECS if spec.command == command), None)
 
 
-def by_prefix(prefix: str) -> ProviderSpec | None:
-    """The spec a `[[models]]` `provider_model` prefix selects, or None."""
-    return next((spec for spec in SPECS if prefix in spec.config_prefixes), None)
+def by_prefix(prefix: str) -> AnySpec | None:
+    """What a `[[models]]` `provider_model` prefix selects: a chain, else a spec; or None."""
+    chain = next((chain for chain in CHAINS if prefix in chain.config_prefixes), None)
+    return chain or next((spec for spec in SPECS if prefix in spec.config_prefixes), None)
+
+
+def commands() -> tuple[tuple[str, AnySpec], ...]:
+    """Every `literauth token` kind with what it builds, chains first, in registry order."""
+    kinds: dict[str, AnySpec] = {}
+    for chain in CHAINS:
+        for command in chain.commands:
+            kinds.setdefault(command, chain)
+    for spec in SPECS:
+        if spec.command is not None:
+            kinds.setdefault(spec.command, spec)
+    return tuple(kinds.items())
+
+
+def config_prefixes() -> tuple[str, ...]:
+    """Every `[[models]]` prefix with credentials from the environment, chains first."""
+    return tuple(dict.fromkeys(
+        [p for chain in CHAINS for p in chain.config_prefixes] + [p for spec in SPECS for p in spec.config_prefixes]
+    ))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from .credentials import Credential
-from .errors import LiterAuthError, SourceNotConfigured
+from .errors import ConfigurationError, LiterAuthError, SourceNotConfigured
 from .provider import CredentialProvider
 
 __all__ = ["ChainProvider", "SourceOutcome"]
@@ -44,10 +44,18 @@ class ChainProvider(CredentialProvider):
     """Resolves through the first source configured here; thread-safe, the choice made once.
 
     `sources` holds zero-argument callables, or ``(name, callable)`` pairs to name them in
-    `describe()` (a callable's ``__name__`` is used otherwise).
+    `describe()` (a callable's ``__name__`` is used otherwise). `credential_type` is what
+    every source resolves to (`BearerToken` for a chain of bearer sources), for the auths
+    that check it before their first request.
     """
 
-    def __init__(self, sources: Sequence[Source | tuple[str, Source]], *, name: str = "chain") -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source | tuple[str, Source]],
+        *,
+        name: str = "chain",
+        credential_type: type[Credential] = Credential,
+    ) -> None:
         if not isinstance(sources, (list, tuple)) or not sources:
             raise TypeError("ChainProvider needs a non-empty list or tuple of sources")
         named: list[tuple[str, Source]] = []
@@ -57,6 +65,7 @@ class ChainProvider(CredentialProvider):
                 raise TypeError(f"ChainProvider: source {index} is not a callable (or a (name, callable) pair)")
             named.append((label, source))
         self.name = name
+        self.credential_type = credential_type  # type: ignore[misc]  # per chain, not per class
         self._sources = tuple(named)
         self._lock = threading.Lock()
         self._chosen: CredentialProvider | None = None
@@ -109,6 +118,21 @@ class ChainProvider(CredentialProvider):
     def resolve(self, *, force_refresh: bool = False) -> Credential:
         """A credential from the chosen source (choosing it on the first call)."""
         return self.choose().resolve(force_refresh=force_refresh)
+
+    def with_scope(self, scope: str) -> ChainProvider:
+        """The same choice for another scope: a chain whose chosen source is `chosen.with_scope(scope)`.
+
+        Chooses first if needed; `describe()` of the new chain is this one's.
+        `ConfigurationError` when the chosen source has no other scopes.
+        """
+        chosen = self.choose()
+        with_scope = getattr(chosen, "with_scope", None)
+        if not callable(with_scope):
+            label = next((o.name for o in self._outcomes if o.status == "chosen"), type(chosen).__name__)
+            raise ConfigurationError(f"{self.name}: the chosen source ({label}) has no other scopes")
+        scoped = object.__new__(type(self))  # a copy: providers refuse copy's pickle protocol
+        scoped.__dict__.update(self.__dict__, _lock=threading.Lock(), _chosen=with_scope(scope))
+        return scoped
 
     def invalidate(self) -> None:
         """Drop the chosen provider's cache; the choice itself stays."""

@@ -78,6 +78,7 @@ __all__ = [
     "RefreshingCredentialProvider",
     "StaticTokenProvider",
     "SupportsResolve",
+    "check_options",
     "fetch_budget",
     "start_daemon_thread",
 ]
@@ -291,6 +292,9 @@ class ProviderStats:
     last_refresh: datetime | None
     expires_at: datetime | None
     refreshing: bool
+    #: The expiry the endpoint stated for the cached credential while the provider serves it
+    #: past that (EC2 IMDS static stability during an outage); None otherwise.
+    expiry_extended_from: datetime | None = None
     cache_loads: int = 0  #: credentials taken from the shared cache instead of fetched
     cache_rejects: int = 0  #: shared-cache entries ignored: unparsable, another version, failed authentication
 
@@ -728,6 +732,11 @@ class _Settings:
     budget: float  #: how long a caller waits for another's fetch (`fetch_budget`); the lease's duration
     cache: CacheLink | None  #: the shared token cache: per provider, so held here, not as an attribute
     thread_name: str  #: the background refresh thread's name
+
+
+def check_options(cls_name: str, name: str, options: Mapping[str, object]) -> None:
+    """Refuse unknown or bad `ProviderOptions` now, for code that passes them on later (chains)."""
+    _check_options(cls_name, name, options)
 
 
 def _check_options(cls_name: str, name: str, options: Mapping[str, object]) -> _Settings:

@@ -6,8 +6,10 @@ that import them from here.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import socket
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -27,6 +29,22 @@ _LOOPBACK = "127.0.0.1,localhost,::1"
 for _name in ("NO_PROXY", "no_proxy"):
     _value = os.environ.get(_name, "")
     os.environ[_name] = f"{_value},{_LOOPBACK}" if _value else _LOOPBACK
+
+# Every metadata service the default chains may probe points at a loopback port that refuses
+# connections (bound, never listening, held for the session), so that a chain built from
+# `os.environ` here or in a CLI subprocess can never reach 169.254.169.254 or
+# metadata.google.internal, whatever the machine's own environment says.
+_REFUSING = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+_REFUSING.bind(("127.0.0.1", 0))
+atexit.register(_REFUSING.close)
+REFUSED_PORT: int = _REFUSING.getsockname()[1]
+METADATA_OVERRIDES = {
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST": f"http://127.0.0.1:{REFUSED_PORT}",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{REFUSED_PORT}",
+    "GCE_METADATA_HOST": f"127.0.0.1:{REFUSED_PORT}",
+    "GCE_METADATA_IP": f"127.0.0.1:{REFUSED_PORT}",
+}
+os.environ.update(METADATA_OVERRIDES)
 
 # Every test process (each xdist worker imports this file too) refuses connections and name
 # lookups outside loopback from here on, fixtures included; subprocesses are not covered.

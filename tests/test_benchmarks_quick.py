@@ -103,3 +103,13 @@ def test_a_second_request_in_a_stampede_fails_the_run() -> None:
     }
     failed = {t["scenario"] for t in check_targets(results, ["literauth-azure"]) if t["asserted"] and not t["met"]}
     assert failed == {"stampede_expired", "outage"}
+
+
+def test_azure_sources_benchmark_runs_quick() -> None:
+    """`benchmarks/azure_sources.py --quick` runs; the chain decides off Azure (refused and black hole)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "azure_sources.py"), "--quick"],
+        check=False, capture_output=True, text=True, timeout=120, cwd=ROOT, env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused" in done.stdout and "black hole" in done.stdout and "client certificate" in done.stdout

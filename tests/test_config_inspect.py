@@ -140,7 +140,7 @@ def test_inspect_reports_each_entry(env: dict[str, str], tmp_path: pathlib.Path)
     gpt, claude, mistral, local, unnamed = report.entries
 
     assert (gpt.name, gpt.provider_model, gpt.provider, gpt.spec, gpt.credentials) == (
-        "gpt-4o", "azure/gpt-4o", "azure", "azure.client_secret", "environment")
+        "gpt-4o", "azure/gpt-4o", "azure", "azure.default", "environment")
     assert gpt.variables == (VariableUse("AZURE_OPENAI_ENDPOINT", VariableState.UNSET, True),)
     assert gpt.usable and gpt.variables[0].satisfied
 

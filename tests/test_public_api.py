@@ -31,8 +31,10 @@ SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adap
 
 PINNED_ALL = [
     "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider", "BearerAuth", "BearerToken",
-    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ConfigurationError", "Credential", "CredentialError", "CredentialProvider",
-    "CredentialSourceError", "DefaultClient", "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
+    "ChainProvider", "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ConfigurationError",
+    "ContainerCredentialsProvider", "Credential", "CredentialError", "CredentialProvider",
+    "CredentialSourceError", "DefaultClient", "EnvironmentCredentialsProvider", "InstanceMetadataCredentialsProvider",
+    "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry", "ModelTable", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
     "SecretString", "SigV4Auth", "SourceNotConfigured", "StaticTokenProvider", "SupportsResolve",

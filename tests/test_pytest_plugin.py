@@ -129,7 +129,7 @@ def test_every_registered_provider_has_its_fixtures(
     providers = [request.getfixturevalue(name) for name in names]
     assert all(isinstance(p, spec.load()) for p in providers)
     providers[0].resolve()
-    assert fake_identity_server.endpoint(spec.name).request_count == 1
+    assert fake_identity_server.endpoint(spec.name).credential_request_count == 1  # IMDSv2: not its session steps
 
 
 def test_the_environment_fixture_clears_every_variable_a_provider_reads() -> None:

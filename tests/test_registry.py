@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from literauth import ConfigurationError
-from literauth._registry import SPECS, by_command, by_name, by_prefix
+from literauth._registry import CHAINS, SPECS, ChainSpec, by_command, by_name, by_prefix
 from literauth.testing import FakeIdentityServer
 
 
@@ -24,9 +24,9 @@ def test_each_spec_describes_its_provider(spec) -> None:  # type: ignore[no-unty
 
 
 def test_names_commands_and_prefixes_are_unique() -> None:
-    names = [s.name for s in SPECS]
-    commands = [s.command for s in SPECS if s.command]
-    prefixes = [p for s in SPECS for p in s.config_prefixes]
+    names = [s.name for s in (*CHAINS, *SPECS)]
+    commands = [s.command for s in SPECS if s.command] + [c for chain in CHAINS for c in chain.commands]
+    prefixes = [p for s in (*CHAINS, *SPECS) for p in s.config_prefixes]
     assert len(set(names)) == len(names)
     assert len(set(commands)) == len(commands)
     assert len(set(prefixes)) == len(prefixes)
@@ -36,7 +36,9 @@ def test_lookups() -> None:
     assert by_name("aws.web_identity").command == "bedrock"
     assert by_command("vertex") is by_prefix("vertex_ai")
     assert by_command("nosuch") is None and by_prefix("nosuch") is None
-    with pytest.raises(ConfigurationError, match="known: azure.client_secret"):
+    assert by_command("azure") is by_prefix("azure") is by_name("azure.default")  # the chain, not one source
+    assert isinstance(by_command("azure"), ChainSpec)
+    with pytest.raises(ConfigurationError, match="known: azure.default, azure.client_secret"):
         by_name("nosuch")
 
 
@@ -71,3 +73,13 @@ def test_each_provider_stays_under_the_shared_key_limit(  # type: ignore[no-unty
     with spec.from_env(server.environ(tmp_path)) as provider:
         provider.resolve()
         assert len(vars(provider)) <= 30, sorted(vars(provider))
+
+
+@pytest.mark.parametrize("chain", CHAINS, ids=lambda c: c.name)
+def test_every_chain_builds_a_chain_provider_without_io(chain: ChainSpec) -> None:
+    """A chain is built from any environment without reading it: it chooses on first use."""
+    from literauth.chain import ChainProvider
+
+    built = chain.from_env({})
+    assert isinstance(built, ChainProvider) and built.chosen is None
+    assert all(outcome.status == "not tried" for outcome in built.describe())

@@ -3,9 +3,11 @@
 One module per mechanism; `client_secret` is the app-registration secret, `workload_identity`
 the AKS federated token file and `client_certificate` the app's certificate (all three the
 client-credentials grant, `_confidential`), `cli` the developer's `az login` (through `az account get-access-token`), `managed_identity` the identity
-Azure assigns to a VM, App Service or container (IMDS, App Service).
+Azure assigns to a VM, App Service or container (IMDS, App Service). `default_chain()`
+picks the first of them this machine is set up for and says why.
 """
 
+from ._chain import default_chain
 from .cli import AzureCliCredentialProvider
 from .client_certificate import ClientCertificateCredentialProvider
 from .client_secret import AzureAdCredentialProvider
@@ -18,4 +20,5 @@ __all__ = [
     "ClientCertificateCredentialProvider",
     "ManagedIdentityCredentialProvider",
     "WorkloadIdentityCredentialProvider",
+    "default_chain",
 ]

@@ -13,17 +13,24 @@ No secret is configured; the engine caches the token and refreshes it ahead of e
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .. import _safejson
 from .._env import environment, optional
-from .._http import ErrorDetails, TokenRequest, TokenResponse
+from .._http import ErrorDetails, TokenFetcher, TokenRequest, TokenResponse
 from .._oauth import _seconds, parse_bearer_token
+from .._policy import RetryPolicy
 from .._url import UrlPolicy, check_endpoint_url
 from ..credentials import BearerToken
-from ..errors import ConfigurationError
+from ..errors import (
+    ConfigurationError,
+    SourceNotConfigured,
+    TokenEndpointError,
+    TransportError,
+)
 from ..provider import RefreshingCredentialProvider
 from ..secret import SecretString
 from ._common import DEFAULT_SCOPE, check_client_id, check_scope
@@ -38,6 +45,7 @@ __all__ = [
     "IMDS_API_VERSION",
     "IMDS_HOST",
     "IMDS_PATH",
+    "IMDS_RETRY",
     "ManagedIdentityCredentialProvider",
     "parse_error",
     "parse_token",
@@ -49,6 +57,10 @@ IMDS_PATH = "/metadata/identity/oauth2/token"
 IMDS_API_VERSION = "2018-02-01"
 APP_SERVICE_API_VERSION = "2019-08-01"
 Flavour = Literal["imds", "app_service"]
+#: IMDS's own retry budget: Azure asks for at least 70 s of retries on 410 (IMDS being
+#: updated) and retries 404 (starting), 429 and 5xx too; backoff doubles from 1 s up to 20 s.
+#: Used when the caller gives no `retry=`; App Service keeps the default policy.
+IMDS_RETRY = RetryPolicy(max_attempts=10, backoff_base=1.0, backoff_max=20.0, total_timeout=72.0)
 
 #: The query parameter naming a user-assigned identity, by flavour and by constructor argument.
 _ID_PARAMETERS: Mapping[Flavour, Mapping[str, str]] = {
@@ -89,10 +101,13 @@ class ManagedIdentityCredentialProvider(RefreshingCredentialProvider):
         environ: Mapping[str, str] | None = None,
         **options: Unpack[ProviderOptions],
     ) -> None:
+        flavour, self._token_url, self._header = _select(environment(environ), endpoint)
+        if flavour == "imds":
+            options.setdefault("retry", IMDS_RETRY)
         super().__init__(**options)
+        self._flavour: Flavour = flavour
         self._identity = _check_identity(client_id, object_id, resource_id)
         self._scope = check_scope(_PROVIDER, scope)
-        self._flavour, self._token_url, self._header = _select(environment(environ), endpoint)
         query: dict[str, str] = {
             "api-version": IMDS_API_VERSION if self._flavour == "imds" else APP_SERVICE_API_VERSION,
             "resource": self.resource,
@@ -157,6 +172,38 @@ class ManagedIdentityCredentialProvider(RefreshingCredentialProvider):
     def resource(self) -> str:
         """The resource sent on the wire: the scope without ``/.default``."""
         return self._scope[: -len("/.default")]
+
+    def probe(self, timeout: float) -> None:
+        """Whether an IMDS answers here, within `timeout` seconds in all: `SourceNotConfigured` if not.
+
+        One GET without the ``Metadata`` header (a real IMDS refuses it at once with a 400,
+        and issues no token), no retry, connect and read both inside the one deadline, so a
+        machine off Azure costs a refused connection (about a millisecond) or at most
+        `timeout` when the address swallows packets. Any HTTP answer means IMDS is there.
+        App Service needs no probe: its variables already say the endpoint is there.
+        """
+        if self._flavour != "imds":
+            return
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout < 3600:
+            raise ConfigurationError(f"{_PROVIDER}: probe timeout must be a positive number of seconds, got {timeout!r:.40}")
+        fetcher = TokenFetcher(
+            _PROVIDER, self._token_url, session=self._settings.http.session, url_policy=UrlPolicy.METADATA,
+            endpoint="IMDS endpoint", timeout=(timeout, timeout), retry=RetryPolicy(max_attempts=1, total_timeout=timeout),
+        )
+        query = {"api-version": IMDS_API_VERSION, "resource": self.resource}
+        started = time.monotonic()
+        try:
+            fetcher.send(TokenRequest(method="GET", query=query), parse_error)
+        except TokenEndpointError:
+            return  # IMDS answered (400: no Metadata header): it is here
+        except TransportError as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            raise SourceNotConfigured(
+                f"{_PROVIDER}: no IMDS at {fetcher.host} ({exc.reason.value} after {elapsed:.0f} ms; "
+                f"probe deadline {timeout:g} s)"
+            ) from None
+        finally:
+            fetcher.close()
 
     def _fetch(self) -> BearerToken:
         """One GET to the chosen endpoint; its answer parsed by `parse_token`."""

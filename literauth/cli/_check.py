@@ -3,8 +3,10 @@
 Without CONFIG, one row per `token` kind (every registry spec, and `static`); with CONFIG,
 one row per `[[models]]` entry, from `config.inspect()` (the loader's own reading and checks,
 so `check` and `load_models()` can never disagree). Nothing is fetched unless `--fetch`.
-Output never holds a secret or the value of a variable: only variable names and whether
-each is set, and names as the file writes them.
+A cloud's default chain (``azure``) chooses its source, which may probe that cloud's
+metadata service within the chain's one deadline, and its `describe()` is printed under the
+table. Output never holds a secret or the value of a variable: only variable names and
+whether each is set, and names as the file writes them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._registry import SPECS, by_name
+from .._registry import CHAINS, SPECS, by_name
+from ..chain import ChainProvider
 from ..config import (
     EntryReport,
     ModelTable,
@@ -26,7 +29,12 @@ from ..config import (
     load_models,
 )
 from ..credentials import Credential
-from ..errors import ConfigProblem, ConfigurationError, LiterAuthError
+from ..errors import (
+    ConfigProblem,
+    ConfigurationError,
+    LiterAuthError,
+    SourceNotConfigured,
+)
 from ..provider import CredentialProvider, RefreshingCredentialProvider
 from ._common import EXIT_FAILURE, EXIT_OK, iso, one_line
 from ._progress import Progress
@@ -34,7 +42,7 @@ from ._setups import SETUPS, Setup, build, close, command_cache, substitutes
 
 __all__ = ["run"]
 
-_LABELS = tuple(f"{name}: " for name in (*(s.name for s in SPECS), "static"))
+_LABELS = tuple(f"{name}: " for name in (*(s.name for s in SPECS), *(c.name for c in CHAINS), "static"))
 
 
 @dataclasses.dataclass
@@ -47,6 +55,18 @@ class _Row:
     status: str = "ok"
     note: str | None = None
     usable: bool = True
+    chain: tuple[str, ...] = ()  # a chain's describe(), one line per source
+
+    def explain(self, provider: CredentialProvider, environ: Mapping[str, str]) -> None:
+        """For a chain: its chosen provider and that one's variables, and `describe()` under the table."""
+        if not isinstance(provider, ChainProvider):
+            return
+        self.chain = tuple(one_line(str(outcome)) for outcome in provider.describe())
+        if provider.chosen is not None:
+            self.provider = type(provider.chosen).__name__
+            spec = next((s for s in SPECS if s.class_name == self.provider), None)
+            if spec is not None and not self.variables:
+                self.variables = [(name, _state(environ, name)) for name in spec.required_env]
 
     def fail(self, status: str, note: str | None) -> None:
         """Mark the row not usable, with `note` saying why (appended to an earlier note)."""
@@ -87,6 +107,16 @@ def _try_resolve(provider: CredentialProvider, label: str, ui: Progress) -> tupl
         return None, _note(str(exc))
 
 
+def _choose(row: _Row, chain: ChainProvider, label: str, ui: Progress) -> None:
+    """Let the chain pick its source without fetching; not usable when none is configured."""
+    try:
+        chain.choose()
+    except SourceNotConfigured:
+        row.fail("not usable", "no credential source is configured (see the chain below)")
+    except LiterAuthError as exc:
+        row.fail("not usable", _note(str(exc)))
+
+
 def _show_result(row: _Row, credential: Credential | None, error: str | None) -> None:
     if credential is None:
         row.fail("FAILED", error)
@@ -119,6 +149,9 @@ def _environment_rows(fetch: bool, ui: Progress, cache: bool) -> list[_Row]:
         try:
             if fetch:
                 _show_result(row, *_try_resolve(provider, setup.kind, ui))
+            elif isinstance(provider, ChainProvider):
+                _choose(row, provider, setup.kind, ui)
+            row.explain(provider, environ)
         finally:
             close(provider)
     return rows
@@ -164,6 +197,25 @@ def _entry_row(entry: EntryReport, environ: Mapping[str, str]) -> _Row:
     return row
 
 
+def _explain_chains(entries: Sequence[EntryReport], rows: list[_Row], environ: Mapping[str, str], ui: Progress) -> None:
+    """Under the first row of each cloud whose default chain gives entries their credentials, its `describe()`."""
+    seen: set[str] = set()
+    for entry, row in zip(entries, rows):
+        if entry.spec is None or entry.spec in seen or entry.spec not in {c.name for c in CHAINS}:
+            continue
+        seen.add(entry.spec)
+        chain = by_name(entry.spec).from_env(environ, background_refresh=False)
+        assert isinstance(chain, ChainProvider)
+        try:
+            chain.choose()
+        except LiterAuthError:
+            pass  # the row already holds the loader's own words for it
+        shown = row.provider  # the row names the entry's provider prefix, not a class
+        row.explain(chain, environ)
+        row.provider = shown
+        close(chain)
+
+
 def _config_check(path: str, fetch: bool, ui: Progress, cache: bool) -> tuple[list[_Row], list[str]]:
     """Rows for a configuration file, and problems that belong to no model.
 
@@ -175,6 +227,7 @@ def _config_check(path: str, fetch: bool, ui: Progress, cache: bool) -> tuple[li
     environ = dict(os.environ)
     report = inspect(path, environ=environ)
     rows = [_entry_row(entry, environ) for entry in report.entries]
+    _explain_chains(report.entries, rows, environ, ui)
     general = [str(problem) for problem in report.problems]
     if not rows and not general:
         general.append(f"{report.source}: no [[models]] entries")
@@ -223,6 +276,9 @@ def _table(rows: Sequence[_Row], first: str) -> str:
     notes = [f"  {r.name}: {r.note}" for r in rows if r.note]
     if notes:
         lines += ["", *notes]
+    for row in rows:
+        if row.chain:
+            lines += ["", f"{row.name}: default chain, in order:", *(f"  {line}" for line in row.chain)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,8 @@
 """The setups `literauth token KIND` and `literauth check` build from the environment.
 
-Every provider setup comes from the registry (`literauth._registry.SPECS`): its `token`
-kind is `spec.command`. `static` (the token in LITERAUTH_TOKEN) is the CLI's own kind.
+Every provider setup comes from the registry: a cloud's default chain (`CHAINS`) for each of
+its commands, then any spec whose `command` no chain claims. `static` (the token in
+LITERAUTH_TOKEN) is the CLI's own kind.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .._registry import SPECS, ProviderSpec
+from .._registry import AnySpec, ProviderSpec, commands
 from ..cache import FileCache
 from ..errors import ConfigurationError
 from ..provider import CredentialProvider, StaticTokenProvider
@@ -41,10 +42,10 @@ STATIC = "static"
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
-    """One `token` kind: a registry spec, or `static` (spec `None`)."""
+    """One `token` kind: a registry chain or spec, or `static` (spec `None`)."""
 
     kind: str
-    spec: ProviderSpec | None
+    spec: AnySpec | None
 
     @property
     def class_name(self) -> str:
@@ -70,7 +71,7 @@ class Setup:
 
 
 SETUPS: tuple[Setup, ...] = (
-    *(Setup(spec.command, spec) for spec in SPECS if spec.command is not None),
+    *(Setup(kind, spec) for kind, spec in commands()),
     Setup(STATIC, None),
 )
 
@@ -102,8 +103,8 @@ def substitutes(setup: Setup, environ: Mapping[str, str]) -> tuple[str, ...]:
     AZURE_AD_TOKEN is set; this finds such a variable without naming it: it is one whose
     removal gives back the spec's own class (or no provider at all).
     """
-    if setup.spec is None or _built_class(setup.spec, environ) in (None, setup.spec.class_name):
-        return ()
+    if not isinstance(setup.spec, ProviderSpec) or _built_class(setup.spec, environ) in (None, setup.spec.class_name):
+        return ()  # a chain explains itself through describe()
     found = []
     for variable in setup.spec.optional_env:
         if not (environ.get(variable) or "").strip():

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from ..chain import ChainProvider
 from ..credentials import AwsCredentials, BearerToken, Credential
 from ..errors import ConfigurationError
 from ..provider import CredentialProvider, RefreshingCredentialProvider
@@ -158,6 +159,8 @@ def run(args: argparse.Namespace, ui: Progress) -> int:
     provider = build(setup, environ, background_refresh=False, **options)
     _log.debug("%s: %r built from the environment", setup.kind, provider)
     try:
+        if isinstance(provider, ChainProvider):  # the chosen source (and why) is logged at INFO
+            provider = provider.choose()
         if args.scope is not None:
             provider = _with_scope(provider, args.scope)
         if isinstance(provider, RefreshingCredentialProvider):

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .. import _registry
-from .._registry import ProviderSpec, by_prefix
-from ..errors import ConfigProblem, ConfigurationError
+from .._registry import AnySpec, by_prefix
+from ..chain import ChainProvider
+from ..errors import ConfigProblem, ConfigurationError, LiterAuthError
 from ..provider import (
     CredentialProvider,
     RefreshingCredentialProvider,
@@ -75,7 +76,7 @@ class _Sharing:
         known = self.by_spec.get(spec.name)
         if known is None:
             try:
-                known = spec.from_env(self.environ, **self.options)
+                known = _chosen(spec.from_env(self.environ, **self.options))
             except ConfigurationError as exc:
                 message = str(exc)
             else:
@@ -94,7 +95,7 @@ class _Sharing:
             variable = "PROVIDER_API_KEY"
         else:
             variable = re.sub(r"[^A-Z0-9]+", "_", provider_model.provider.upper()).strip("_") + "_API_KEY"
-        known = ", ".join(f"{prefix}/" for spec in _registry.SPECS for prefix in spec.config_prefixes)
+        known = ", ".join(f"{prefix}/" for prefix in _registry.config_prefixes())
         return self._problem(
             entry,
             f"provider {provider_model.provider_quoted} has no credentials from the environment (only {known} do); "
@@ -104,6 +105,22 @@ class _Sharing:
 
     def _problem(self, entry: CheckedEntry, message: str, field: str | None = None) -> ConfigProblem:
         return ConfigProblem(self.source, message, entry.index, entry.label, field)
+
+
+def _chosen(provider: CredentialProvider) -> CredentialProvider:
+    """A chain's chosen provider (chosen now: variables and files, at most one bounded probe).
+
+    So a model's credentials are those of one source, a misconfigured environment is found
+    at load time like any other problem, and an AZURE_AD_TOKEN is shared with an equal key.
+    """
+    if not isinstance(provider, ChainProvider):
+        return provider
+    try:
+        return provider.choose()
+    except LiterAuthError as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError(str(exc)) from None
 
 
 def share_identities(
@@ -133,7 +150,7 @@ def share_identities(
     return Identities(providers, tuple(problems))
 
 
-def spec_for(entry: CheckedEntry) -> ProviderSpec | None:
+def spec_for(entry: CheckedEntry) -> AnySpec | None:
     """The registry spec giving `entry` its credentials, or None (an api_key, or no spec)."""
     if isinstance(entry.identity, FromEnvironment):
         return by_prefix(entry.identity.provider_model.provider)

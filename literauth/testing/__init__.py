@@ -38,6 +38,8 @@ from ._server import (
     Route,
     ServerCore,
 )
+from .aws.container import ContainerCredentialsEndpoint
+from .aws.instance_metadata import InstanceMetadataEndpoint
 from .aws.sts import StsEndpoint
 from .azure.client_certificate import AzureCertificateEndpoint
 from .azure.client_secret import AzureAdEndpoint
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppServiceIdentityEndpoint",
     "AzureAdEndpoint",
+    "ContainerCredentialsEndpoint",
     "Endpoint",
     "Endpoints",
     "FakeClock",
@@ -67,6 +70,7 @@ __all__ = [
     "FormField",
     "GoogleOAuthEndpoint",
     "ImdsEndpoint",
+    "InstanceMetadataEndpoint",
     "NetworkBlocked",
     "NetworkGuard",
     "OAuthTokenEndpoint",
@@ -102,7 +106,8 @@ class FakeIdentityServer(ServerCore):
     """Every registered provider's fake token endpoint on 127.0.0.1, in one server.
 
     The endpoints come from the provider registry (`SPECS`): `endpoint(name)` and
-    `endpoints[name]` by spec name, and `azure`, `imds`, `sts`, `google` as typed shortcuts. Each is
+    `endpoints[name]` by spec name, and `azure`, `imds`, `sts`, `aws_container`, `aws_imds`, `google` as
+    typed shortcuts. Each is
     a control panel (lifetime, latency, faults, counters, recorded requests).
     `unavailable` names the fakes that cannot run here and why (a missing optional package).
 
@@ -179,6 +184,16 @@ class FakeIdentityServer(ServerCore):
     def sts(self) -> StsEndpoint:
         """The STS AssumeRoleWithWebIdentity endpoint (`aws.web_identity`)."""
         return self._typed("aws.web_identity", StsEndpoint)
+
+    @property
+    def aws_container(self) -> ContainerCredentialsEndpoint:
+        """The ECS / EKS Pod Identity container credentials endpoint (`aws.container`)."""
+        return self._typed("aws.container", ContainerCredentialsEndpoint)
+
+    @property
+    def aws_imds(self) -> InstanceMetadataEndpoint:
+        """The EC2 IMDSv2 endpoint (`aws.instance_metadata`)."""
+        return self._typed("aws.instance_metadata", InstanceMetadataEndpoint)
 
     @property
     def google(self) -> GoogleOAuthEndpoint:

@@ -151,6 +151,9 @@ class Endpoint:
     routes: ClassVar[tuple[Route, ...]] = ()  #: what `accepts()` serves, unless it is overridden
     default_lifetime: ClassVar[float] = 3600.0  #: seconds a token issued now stays valid, until set
     requires: ClassVar[Mapping[str, str]] = {}  #: modules it needs, import name -> pip name
+    #: Whether its provider serves credentials this endpoint hands out already expired, for a
+    #: bounded while (EC2 IMDS "static stability"), instead of refusing them.
+    provider_extends_expired: ClassVar[bool] = False
     fixture_alias: ClassVar[str | None] = None  #: an older pytest fixture name for its provider
 
     def __init__(self, server: ServerCore) -> None:
@@ -222,6 +225,19 @@ class Endpoint:
         """A copy of the requests received, oldest first."""
         with self._lock:
             return list(self._requests)
+
+    def is_credential_request(self, method: str, path: str) -> bool:
+        """Whether a request asks for the credential itself, not for a step before it.
+
+        Every request does, unless the service has such steps (IMDSv2's session token and
+        role listing); the fault matrix counts only credential requests.
+        """
+        return True
+
+    @property
+    def credential_request_count(self) -> int:
+        """How many of the requests received asked for the credential (`is_credential_request`)."""
+        return sum(1 for request in self.requests if self.is_credential_request(request.method, request.path))
 
     # -- what a registered fake declares -------------------------------------------------
 

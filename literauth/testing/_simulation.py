@@ -259,7 +259,7 @@ class Simulation:
     def begin_outage(endpoint: Endpoint, outage: Outage, *, faults: int = OUTAGE_FAULTS) -> None:
         """Every request to `endpoint` answers 503 until `end_outage()`."""
         outage.active = True
-        outage.requests_at_start = endpoint.request_count
+        outage.requests_at_start = endpoint.credential_request_count
         endpoint.fail(503, OUTAGE_BODY, headers={"Content-Type": "application/json"}, times=faults)
 
     @staticmethod
@@ -268,7 +268,7 @@ class Simulation:
         outage.active = False
         outage.done = True
         outage.end = now
-        outage.refused = endpoint.request_count - outage.requests_at_start
+        outage.refused = endpoint.credential_request_count - outage.requests_at_start
 
     def close(self) -> None:
         self.stop.set()
@@ -474,7 +474,7 @@ class _Hour:
             cache_hits=stats.cache_hits,
             fetches=stats.token_requests,
             failed_refreshes=stats.failures,
-            server_requests=endpoint.request_count,
+            server_requests=endpoint.credential_request_count,
             p50=_percentile(latencies, 0.50),
             p99=_percentile(latencies, 0.99),
         )

@@ -13,7 +13,7 @@ import pytest
 
 from literauth import ManagedIdentityCredentialProvider, RetryPolicy
 from literauth._http import TokenResponse
-from literauth.azure.managed_identity import IMDS_PATH, parse_token
+from literauth.azure.managed_identity import IMDS_PATH, IMDS_RETRY, parse_token
 from literauth.credentials import UTC, BearerToken
 from literauth.errors import (
     ConfigurationError,
@@ -246,14 +246,23 @@ def test_transient_imds_answers_are_retried(server: FakeIdentityServer, imds: Im
     assert imds.request_count == 3 and len(sleep.calls) == 2
 
 
-def test_a_longer_retry_policy_rides_out_a_longer_imds_update(server: FakeIdentityServer, imds: ImdsEndpoint) -> None:
-    """Azure asks for long retries on 410 (azure-identity: about 70 s); `retry=` gives IMDS more attempts."""
-    imds.gone(times=5)
+def test_imds_rides_out_a_long_update_by_default(server: FakeIdentityServer, imds: ImdsEndpoint) -> None:
+    """Azure asks for at least 70 s of retries on 410; IMDS's default budget gives up to 10 attempts in 72 s."""
+    imds.gone(times=8)
     sleep = FakeSleep()
-    policy = RetryPolicy(max_attempts=6, backoff_base=2.0, backoff_max=30.0, total_timeout=60.0)
-    with server.managed_identity_provider(sleep=sleep, retry=policy) as provider:
+    with server.managed_identity_provider(sleep=sleep) as provider:
         assert isinstance(provider.resolve(), BearerToken)
-    assert imds.request_count == 6 and len(sleep.calls) == 5
+    assert imds.request_count == 9 and len(sleep.calls) == 8
+    assert sum(sleep.calls) <= IMDS_RETRY.total_timeout
+    assert provider._settings.budget == IMDS_RETRY.total_timeout + 5 + 15  # waiters wait that long too
+
+
+def test_an_explicit_retry_policy_wins_over_imds_budget(server: FakeIdentityServer, imds: ImdsEndpoint) -> None:
+    imds.gone(times=5)
+    with server.managed_identity_provider(sleep=FakeSleep(), retry=RetryPolicy(max_attempts=2)) as provider, \
+            pytest.raises(TokenEndpointError):
+        provider.resolve()
+    assert imds.request_count == 2
 
 
 def test_404_is_retried(server: FakeIdentityServer, imds: ImdsEndpoint) -> None:

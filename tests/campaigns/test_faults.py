@@ -17,6 +17,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -63,15 +64,21 @@ ELSEWHERE = "https://login.elsewhere.example/token"
 
 
 class CountingSession(requests.Session):
-    """A session counting what it sends: a refused TLS handshake never reaches the server's counter."""
+    """A session counting what it sends: a refused TLS handshake never reaches the server's counter.
+
+    Only credential requests count (`Endpoint.is_credential_request`: not IMDSv2's session steps).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.trust_env = False  # no proxy or CA bundle from the environment
         self.sent = 0
         self.short_reads = 0  # the next this many requests wait HANG_READ_TIMEOUT for an answer
+        self.counts: Callable[[str, str], bool] = lambda method, path: True
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if not self.counts(request.method or "", urlsplit(request.url or "").path):
+            return super().send(request, **kwargs)
         self.sent += 1
         if self.short_reads > 0:
             self.short_reads -= 1
@@ -94,8 +101,11 @@ class Harness:
         self.clock = SyncedClock(server)
         self.sleep = FakeSleep()
         self.session = session if session is not None else CountingSession()
+        self.session.counts = self.endpoint.is_credential_request
+        # The default retry policy, also for providers with their own (IMDS's longer budget has its own tests).
         self.provider: RefreshingCredentialProvider = server.provider(
-            kind, clock=self.clock, sleep=self.sleep, session=self.session, timeout=(2, READ_TIMEOUT)
+            kind, clock=self.clock, sleep=self.sleep, session=self.session, timeout=(2, READ_TIMEOUT),
+            retry=RetryPolicy(),
         )
         self.cached: Credential | None = None
 
@@ -262,7 +272,7 @@ def _drive(h: Harness, case: Case, state: str, *, server_counts: bool = True) ->
         assert fresh.expires_at_epoch == pytest.approx(h.clock.now + LIFETIME, abs=2)
     assert provider.stats().consecutive_failures == 0
     if server_counts:
-        assert h.endpoint.request_count == session.sent
+        assert h.endpoint.credential_request_count == session.sent
     provider.close()
 
 
@@ -274,7 +284,28 @@ def test_fault(server: FakeIdentityServer, kind: str, case: Case, state: str) ->
     h.enter(state)
     case.arm(h)
     h.session.short_reads = case.short_reads
+    if case.name.startswith("expires_in") and h.endpoint.provider_extends_expired:
+        _drive_extended(h, state)
+        return
     _drive(h, case, state)
+
+
+def _drive_extended(h: Harness, state: str) -> None:
+    """Keys handed out already expired (an IMDS outage): served a bounded while longer, and stats() says so."""
+    before = h.session.sent
+    if state == "window":
+        assert h.provider.resolve() is h.cached
+        _join_refreshers()
+    served = h.provider.resolve()
+    assert served is not h.cached and served.expires_at_epoch is not None
+    assert h.clock.now < served.expires_at_epoch <= h.clock.now + 1500 + 1  # botocore's 15 min + 2..10 min jitter
+    stated = h.provider.stats().expiry_extended_from  # what the endpoint said: unusable within the skew
+    assert stated is not None and stated.timestamp() - RefreshPolicy().expiry_skew <= h.clock.now
+    assert h.provider.resolve() is served and h.session.sent - before == 1
+    h.disarm()
+    assert h.provider.resolve(force_refresh=True).expires_at_epoch == pytest.approx(h.clock.now + LIFETIME, abs=2)
+    assert h.provider.stats().expiry_extended_from is None
+    h.provider.close()
 
 
 @pytest.fixture(scope="module")
@@ -305,7 +336,7 @@ def test_untrusted_certificate(tls_server: FakeIdentityServer, kind: str, state:
     h.disarm = disarm  # type: ignore[method-assign]
     _drive(h, UNTRUSTED, state, server_counts=False)
     # Refused in the handshake: only the good requests (before and after the fault) reached HTTP.
-    assert h.endpoint.request_count == (1 if state == "empty" else 2)
+    assert h.endpoint.credential_request_count == (1 if state == "empty" else 2)
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -348,7 +379,7 @@ def test_first_good_answer_during_retries_wins(server: FakeIdentityServer, kind:
     h.endpoint.enqueue(Fault(503), Fault(hang=HANG))
     h.session.short_reads = 2  # the third, good answer gets the usual timeout
     token = h.provider.resolve()
-    assert h.session.sent == 3 and h.endpoint.request_count == 3
+    assert h.session.sent == 3 and h.endpoint.credential_request_count == 3
     assert len(h.sleep.calls) == 2
     assert h.provider.resolve() is token
     stats = h.provider.stats()

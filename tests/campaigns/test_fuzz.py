@@ -65,7 +65,7 @@ from literauth.google import service_account
 from literauth.secret import SecretString
 from literauth.testing import FakeIdentityServer, Fault
 
-from ..conftest import FakeSleep
+from ..conftest import METADATA_OVERRIDES, FakeSleep
 
 T = TypeVar("T")
 
@@ -1037,8 +1037,8 @@ def _check_table(result: object, text: str | None = None) -> None:
 
 
 def _config_environ(idp_env: Mapping[str, str]) -> st.SearchStrategy[dict[str, str]]:
-    base = {"KEY": "sk-fuzz-0123456789", "EMPTY": ""}
-    return st.sampled_from([{}, dict(idp_env)]).map(lambda env: {**env, **base})
+    base = {"KEY": "sk-fuzz-0123456789", "EMPTY": ""}  # metadata refused: the azure/ chain may probe it
+    return st.sampled_from([dict(METADATA_OVERRIDES), dict(idp_env)]).map(lambda env: {**env, **base})
 
 
 def test_generated_model_configurations_load_or_raise(idp_env: dict[str, str]) -> None:

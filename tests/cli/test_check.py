@@ -15,7 +15,7 @@ from literauth import cli
 from literauth.config import _document
 from literauth.testing import FakeIdentityServer
 
-from ..conftest import assert_no_secret
+from ..conftest import METADATA_OVERRIDES, assert_no_secret
 from .conftest import CLEARED
 
 NAME_VALUE = "name-from-a-variable-7f3a9c1e5b"
@@ -29,7 +29,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for name in list(os.environ):
         if name.startswith(CLEARED):
             monkeypatch.delenv(name)
-    for name, value in env.items():
+    for name, value in {**METADATA_OVERRIDES, **env}.items():  # metadata refused unless env says otherwise
         monkeypatch.setenv(name, value)
 
 

@@ -28,13 +28,14 @@ STATIC = "static-token-for-the-cli-0123456789abcdef"
 CONFIG_KEY = "config-api-key-0123456789abcdefghij"
 
 
+from ..conftest import METADATA_OVERRIDES
 from .conftest import CLEARED
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "literauth", *args],
-        check=False, env=env, capture_output=True, text=True, timeout=timeout,
+        check=False, env={**METADATA_OVERRIDES, **env}, capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -276,7 +277,8 @@ def test_check_environment_reports_what_is_missing(env: dict[str, str]) -> None:
     partial = {k: v for k, v in env.items() if k not in ("AZURE_CLIENT_SECRET", "AWS_ROLE_ARN")}
     done = run("check", env=partial)
     assert done.returncode == 1
-    assert "AZURE_CLIENT_SECRET=MISSING" in done.stdout and "AWS_ROLE_ARN=MISSING" in done.stdout
+    assert "client secret: skipped (AZURE_CLIENT_SECRET is not set)" in done.stdout  # the chain moved on
+    assert "AWS_ROLE_ARN=MISSING" in done.stdout
     assert re.search(r"^vertex .* ok$", done.stdout, re.MULTILINE)
     assert "not usable" in done.stdout
 
@@ -348,7 +350,8 @@ def test_check_config_reports_unusable_models(env: dict[str, str], tmp_path: Pat
     done = run("check", "--fetch", str(_config(tmp_path)), env=partial)
     assert done.returncode == 1
     rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:5]}
-    assert "AZURE_CLIENT_SECRET=MISSING" in rows["gpt-4o"] and "not usable" in rows["gpt-4o"]
+    assert "not usable" in rows["gpt-4o"]
+    assert "  client secret: skipped (AZURE_CLIENT_SECRET is not set)" in done.stdout.splitlines()  # the chain's describe()
     assert "MY_API_KEY=MISSING" in rows["local"] and "not usable" in rows["local"]
     assert "gpt-4o: " in done.stdout and "local: " in done.stdout  # the notes say why
 
@@ -417,10 +420,11 @@ def _no_leftover_threads() -> Iterator[None]:
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """`env` as this process's environment; metadata services refused unless `env` points them elsewhere."""
     for name in list(os.environ):
         if name.startswith(CLEARED):
             monkeypatch.delenv(name)
-    for name, value in env.items():
+    for name, value in {**METADATA_OVERRIDES, **env}.items():
         monkeypatch.setenv(name, value)
 
 
@@ -432,7 +436,8 @@ def test_check_with_azure_ad_token_shows_only_that_variable(
     assert cli.main(["check"]) == 0
     out, err = capsys.readouterr()
     azure = next(line for line in out.splitlines() if line.startswith("azure "))
-    assert "AZURE_AD_TOKEN=set" in azure and "StaticTokenProvider" in azure and "AZURE_TENANT_ID" not in azure
+    assert "StaticTokenProvider" in azure and "AZURE_TENANT_ID" not in azure
+    assert "  environment token (AZURE_AD_TOKEN): chosen" in out.splitlines()  # the chain says why
     assert_no_secret([out, err], [STATIC, *secrets_of(server, env)])
 
 

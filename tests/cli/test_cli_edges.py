@@ -17,6 +17,9 @@ from literauth.testing import FakeIdentityServer
 from .conftest import clean_environ as _clean_environ
 from .test_cli import STATIC, _Terminal, _use, _wait_for, run
 
+#: Variables of every Azure source the fakes' union environment sets up (files, the IMDS fake).
+NO_AZURE_SOURCE = ("AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH",
+                   "AZURE_POD_IDENTITY_AUTHORITY_HOST")
 ENV_HINT = "'literauth check' shows which environment variables are set"
 
 
@@ -77,9 +80,8 @@ def test_no_environment_hint_for_a_missing_token_file(
 def test_the_environment_hint_for_a_variable_not_set(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # without the workload-identity and certificate files too, which the fakes' union environment also sets
-    dropped = ("AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH")
-    _use(monkeypatch, {k: v for k, v in env.items() if k not in dropped})
+    # without every other Azure source the fakes' union environment sets (files, the IMDS fake)
+    _use(monkeypatch, {k: v for k, v in env.items() if k not in NO_AZURE_SOURCE})
     assert cli.main(["token", "azure"]) == 1
     assert ENV_HINT in capsys.readouterr().err
 
@@ -111,17 +113,17 @@ def test_check_never_hints_at_itself(
     [("AZURE_FEDERATED_TOKEN_FILE", "workload identity", "WorkloadIdentityCredentialProvider"),
      ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate", "ClientCertificateCredentialProvider")],
 )
-def test_other_azure_flows_are_named(
+def test_other_azure_flows_are_chosen_by_the_chain(
     variable: str, flow: str, provider: str, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Without a client secret, `token azure` uses the flow the environment sets up, and names its file."""
     dropped = ("AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH")
     partial = {k: v for k, v in env.items() if k not in dropped}
     _use(monkeypatch, dict(partial, **{variable: str(tmp_path / "file")}))
     assert cli.main(["token", "azure"]) == 1
     err = capsys.readouterr().err
-    assert f"{variable} is set, which selects {flow}" in err and f"use {provider}" in err
-    assert "or set AZURE_CLIENT_SECRET or AZURE_AD_TOKEN" in err
+    assert str(tmp_path / "file") in err and "does not exist" in err  # that source's own error
 
 
 # -- #24 unknown options are named -----------------------------------------------------------------------
@@ -203,14 +205,13 @@ def test_check_fetch_of_an_api_key_model_requests_nothing(
 def test_check_lists_every_setup_and_static(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _use(monkeypatch, {k: v for k, v in env.items() if k != "AZURE_CLIENT_SECRET"})
+    _use(monkeypatch, {k: v for k, v in env.items() if k not in NO_AZURE_SOURCE})
     assert cli.main(["check"]) == 1
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines()[1:5]}
     assert set(rows) == {"azure", "bedrock", "vertex", "static"}
     assert "LITERAUTH_TOKEN=MISSING" in rows["static"] and rows["static"].endswith("unused")
-    note = next(line for line in out.splitlines() if line.startswith("  azure: "))
-    assert "azure.client_secret:" not in note and "AZURE_CLIENT_SECRET" in note
+    assert "  client secret: skipped (AZURE_CLIENT_SECRET is not set)" in out.splitlines()
 
 
 def test_check_without_api_key_or_known_prefix_shows_no_api_key_label(

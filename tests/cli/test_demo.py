@@ -69,9 +69,9 @@ def test_printed_numbers_are_the_measured_ones(demo_server: FakeIdentityServer) 
     assert set(rows) == set(server_lines) == set(counters)
     for name, endpoint in counters.items():
         row, line = rows[name], server_lines[name]
-        assert int(line["seen"]) == endpoint.request_count
-        assert int(line["issued"]) + int(line["refused"]) == endpoint.request_count
-        assert int(row["requests"]) == endpoint.request_count
+        assert int(line["seen"]) == endpoint.credential_request_count
+        assert int(line["issued"]) + int(line["refused"]) == endpoint.credential_request_count
+        assert int(row["requests"]) == endpoint.credential_request_count
         assert int(row["refused"]) == int(line["refused"]) > 0
         assert int(row["tokens"]) == int(line["issued"])
         assert int(row["failed"]) == 0

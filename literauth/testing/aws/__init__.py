@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .container import ContainerCredentialsEndpoint
+from .instance_metadata import InstanceMetadataEndpoint
 from .sts import IssuedCredentials, StsEndpoint
 
-__all__ = ["IssuedCredentials", "StsEndpoint"]
+__all__ = ["ContainerCredentialsEndpoint", "InstanceMetadataEndpoint", "IssuedCredentials", "StsEndpoint"]
