@@ -42,7 +42,10 @@ def main(config_path: str) -> None:
     providers = [
         AzureAdCredentialProvider(
             config["tenant"], client_id, secret, authority_host=config["authority"], clock=clock,
-            background_refresh=False, cache=store, timeout=2.0, retry=RetryPolicy(total_timeout=2.0),
+            # A fetch budget (the lease's duration and the waiters' patience) of 20 s: on a loaded
+            # machine a waiter that gives up early fetches for itself, as it should, and the
+            # count the test asserts would be one too many.
+            background_refresh=False, cache=store, timeout=5.0, retry=RetryPolicy(total_timeout=10.0),
         )
         for client_id, secret in config["clients"]
     ]
