@@ -38,9 +38,11 @@ from .secret import SecretString
 
 if _TYPE_CHECKING:
     from .aws import (
+        AssumeRoleProvider,
         ContainerCredentialsProvider,
         EnvironmentCredentialsProvider,
         InstanceMetadataCredentialsProvider,
+        ProcessCredentialsProvider,
         WebIdentityCredentialProvider,
     )
     from .azure import (
@@ -53,7 +55,11 @@ if _TYPE_CHECKING:
     from .chain import ChainProvider
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
-    from .google import VertexOAuthCredentialProvider
+    from .google import (
+        ExternalAccountCredentialProvider,
+        ImpersonatedCredentialProvider,
+        VertexOAuthCredentialProvider,
+    )
     from .integrations.requests import BearerAuth, SigV4Auth, bearer_token_callable
 
 # Names loaded on first use, so `import literauth` stays cheap: providers come from the
@@ -91,6 +97,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AssumeRoleProvider",
     "AwsCredentials",
     "AzureAdCredentialProvider",
     "AzureCliCredentialProvider",
@@ -108,6 +115,8 @@ __all__ = [
     "CredentialSourceError",
     "DefaultClient",
     "EnvironmentCredentialsProvider",
+    "ExternalAccountCredentialProvider",
+    "ImpersonatedCredentialProvider",
     "InstanceMetadataCredentialsProvider",
     "LiterAuthError",
     "MalformedResponseError",
@@ -115,6 +124,7 @@ __all__ = [
     "ModelConfigError",
     "ModelEntry",
     "ModelTable",
+    "ProcessCredentialsProvider",
     "ProviderStats",
     "RefreshPolicy",
     "RefreshingCredentialProvider",

@@ -13,7 +13,7 @@ import os
 from .errors import ConfigurationError, CredentialSourceError
 from .secret import SecretString
 
-__all__ = ["MAX_TOKEN_FILE", "check_path", "read_token_file"]
+__all__ = ["MAX_TOKEN_FILE", "check_path", "read_small_file", "read_token_file"]
 
 MAX_TOKEN_FILE = 64 * 1024  # read no more: a bigger file does not hold a token
 
@@ -45,18 +45,7 @@ def read_token_file(path: str, *, provider: str, what: str, max_length: int | No
     empty, too large, not UTF-8, or holds more than one token.
     """
     shown = _shown(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_TOKEN_FILE + 1)
-    except FileNotFoundError:
-        raise _unreadable(provider, f"{what} {shown} does not exist") from None
-    except IsADirectoryError:
-        raise _unreadable(provider, f"{what} {shown} is a directory") from None
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise _unreadable(provider, f"{what} {shown} cannot be read ({reason})") from None
-    if len(raw) > MAX_TOKEN_FILE:
-        raise _unreadable(provider, f"{what} {shown} is larger than {MAX_TOKEN_FILE} bytes; it does not hold a token")
+    raw = read_small_file(path, provider=provider, what=what)
     try:
         token: str | None = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -73,6 +62,28 @@ def read_token_file(path: str, *, provider: str, what: str, max_length: int | No
             f"the token in {shown} contains whitespace or control characters; the file must hold exactly one token",
         )
     return SecretString(token)
+
+
+def read_small_file(path: str, *, provider: str, what: str) -> bytes:
+    """The bytes of the file at `path`, at most `MAX_TOKEN_FILE` of them, read now.
+
+    `CredentialSourceError` naming `what` and the path when it is missing, unreadable, a
+    directory or larger than that.
+    """
+    shown = _shown(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_TOKEN_FILE + 1)
+    except FileNotFoundError:
+        raise _unreadable(provider, f"{what} {shown} does not exist") from None
+    except IsADirectoryError:
+        raise _unreadable(provider, f"{what} {shown} is a directory") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise _unreadable(provider, f"{what} {shown} cannot be read ({reason})") from None
+    if len(raw) > MAX_TOKEN_FILE:
+        raise _unreadable(provider, f"{what} {shown} is larger than {MAX_TOKEN_FILE} bytes; it does not hold a token")
+    return raw
 
 
 def _shown(path: str) -> str:

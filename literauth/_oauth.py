@@ -6,6 +6,8 @@ Answers are read by pure functions of the `TokenResponse`, which names provider 
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -28,6 +30,7 @@ __all__ = [
     "JWT_BEARER_ASSERTION_TYPE",
     "JWT_BEARER_GRANT",
     "TOKEN_EXCHANGE_GRANT",
+    "basic_client_auth",
     "client_credentials",
     "jwt_bearer",
     "parse_bearer_token",
@@ -87,18 +90,20 @@ def parse_bearer_token(
     *,
     expiry: Callable[[dict[str, Any], float], float | None] | None = None,
     expiry_field: str = "expires_in",
+    token_field: str = "access_token",
 ) -> BearerToken:
     """A `BearerToken` from `access_token` and its expiry, timed from when the request was sent.
 
     By default the expiry is `expires_in` seconds after sending; `expiry(data, sent_at)` reads
-    another form (Azure managed identity's `expires_on`), named `expiry_field` in messages.
+    another form (Azure managed identity's `expires_on`, IAM's `expireTime`), named
+    `expiry_field` in messages; `token_field` names the token (IAM's `accessToken`).
     `provider` and `host` are for a response that does not carry them (a response built by hand, as tests do).
     """
     response = response.with_context(provider, host)
     data = parse_json_object(response)
-    token = data.get("access_token")
+    token = data.get(token_field)
     if not isinstance(token, str) or not token.strip():
-        raise response.malformed("answered without an access_token")
+        raise response.malformed(f"answered without an {token_field}")
     token_type = data.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise response.malformed(f"answered with token_type {str(token_type)[:40]!r}, not Bearer")
@@ -108,7 +113,7 @@ def parse_bearer_token(
     else:
         expires = expiry(data, response.sent_at)
     if expires is None:
-        raise response.malformed(f"answered without a numeric {expiry_field}")
+        raise response.malformed(f"answered without a {'numeric' if expiry is None else 'usable'} {expiry_field}")
     try:
         expires_at: datetime | None = datetime.fromtimestamp(expires, UTC)
     except (OverflowError, OSError, ValueError):
@@ -120,7 +125,7 @@ def parse_bearer_token(
         return BearerToken(SecretString(token), expires_at)
     except TokenTextError as exc:  # names the character and its position, never the token
         problem = str(exc)
-    raise response.malformed(f"answered with an unusable access_token ({problem})")
+    raise response.malformed(f"answered with an unusable {token_field} ({problem})")
 
 
 def parse_oauth_error(response: TokenResponse, *_context: str) -> ErrorDetails:
@@ -152,14 +157,17 @@ def _scope(scope: Scope | None) -> str | None:
 
 
 def _grant(
-    fetcher: TokenFetcher, form: Mapping[str, FormValue | None], parse_error: ErrorParser | None
+    fetcher: TokenFetcher,
+    form: Mapping[str, FormValue | None],
+    parse_error: ErrorParser | None,
+    headers: Mapping[str, FormValue] | None = None,
 ) -> BearerToken:
     """POST a grant form (parameters set to None are left out) and read the bearer token.
 
     `parse_error` reads the endpoint's error answers (Azure's AADSTS codes, Google's hints);
-    None means plain RFC 6749 §5.2 errors.
+    None means plain RFC 6749 §5.2 errors. `headers` are added (client authentication).
     """
-    request = TokenRequest(form={k: v for k, v in form.items() if v is not None})
+    request = TokenRequest(form={k: v for k, v in form.items() if v is not None}, headers=headers or {})
     return parse_bearer_token(fetcher.send(request, parse_error or parse_oauth_error))
 
 
@@ -230,6 +238,16 @@ def refresh_token(
     }, parse_error)
 
 
+def basic_client_auth(client_id: str, client_secret: SecretString | str | None) -> SecretString:
+    """RFC 6749 §2.3.1 HTTP Basic client authentication: the ``Authorization`` header value.
+
+    The id and secret are not form-encoded first, as Google's clients send them.
+    """
+    secret = "" if client_secret is None else _secret(client_secret).expose_secret()
+    pair = f"{client_id}:{secret}".encode()
+    return SecretString("Basic " + base64.b64encode(pair).decode("ascii"))
+
+
 def token_exchange(
     fetcher: TokenFetcher,
     subject_token: SecretString | str,
@@ -238,14 +256,24 @@ def token_exchange(
     audience: str | None = None,
     scope: Scope | None = None,
     requested_token_type: str | None = None,
+    options: Mapping[str, object] | None = None,
+    client_id: str | None = None,
+    client_secret: SecretString | str | None = None,
     parse_error: ErrorParser | None = None,
 ) -> BearerToken:
-    """RFC 8693 §2.1: trade a token from one issuer for an access token (Google external_account)."""
+    """RFC 8693 §2.1: trade a token from one issuer for an access token (Google external_account).
+
+    `options` (Google STS's non-standard features, e.g. ``{"userProject": ...}``) is sent as
+    a JSON object in the ``options`` parameter; `client_id` adds HTTP Basic client
+    authentication (§2.3.1) with `client_secret`.
+    """
+    headers = None if client_id is None else {"Authorization": basic_client_auth(client_id, client_secret)}
     return _grant(fetcher, {
         "grant_type": TOKEN_EXCHANGE_GRANT,
-        "subject_token": _secret(subject_token),
-        "subject_token_type": subject_token_type,
         "audience": audience,
         "scope": _scope(scope),
         "requested_token_type": requested_token_type,
-    }, parse_error)
+        "subject_token": _secret(subject_token),
+        "subject_token_type": subject_token_type,
+        "options": json.dumps(dict(options), separators=(",", ":")) if options else None,
+    }, parse_error, headers)

@@ -48,6 +48,10 @@ class ProviderSpec(NamedTuple):
     fake: str | None = None
     extra: str | None = None  #: the pip extra its dependencies come with
     scoped: bool = False  #: whether it has `with_scope()`
+    #: Whether `from_env()` in the fakes' environment talks to its own fake only. False for
+    #: ``aws.assume_role``, whose source is another provider (web identity) on another fake:
+    #: the demo, which counts each fake's requests against one provider, leaves it out.
+    standalone: bool = True
 
     def load(self) -> type[CredentialProvider]:
         """The provider class (imports its module)."""
@@ -214,6 +218,28 @@ SPECS: tuple[ProviderSpec, ...] = (
         extra="bedrock-auth",
     ),
     ProviderSpec(
+        name="aws.assume_role",
+        cloud="aws",
+        class_name="AssumeRoleProvider",
+        module="literauth.aws.assume_role",
+        credential="aws",
+        required_env=("LITERAUTH_ASSUME_ROLE_ARN",),  # plus the source's own variables
+        optional_env=("LITERAUTH_ASSUME_ROLE_SESSION_NAME", "LITERAUTH_ASSUME_ROLE_EXTERNAL_ID",
+                      "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_STS"),
+        fake="literauth.testing.aws.assume_role:AssumeRoleEndpoint",
+        extra="bedrock-auth",
+        standalone=False,
+    ),
+    ProviderSpec(
+        name="aws.process",
+        cloud="aws",
+        class_name="ProcessCredentialsProvider",
+        module="literauth.aws.process",
+        credential="aws",
+        required_env=("LITERAUTH_AWS_CREDENTIAL_PROCESS",),
+        fake=None,  # a process, not HTTP: literauth.testing.aws.credential_process fakes it
+    ),
+    ProviderSpec(
         name="google.service_account",
         cloud="google",
         class_name="VertexOAuthCredentialProvider",
@@ -225,6 +251,28 @@ SPECS: tuple[ProviderSpec, ...] = (
         config_prefixes=("vertex", "vertex_ai"),
         fake="literauth.testing.google.oauth:GoogleOAuthEndpoint",
         extra="vertex-auth",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="google.external_account",
+        cloud="google",
+        class_name="ExternalAccountCredentialProvider",
+        module="literauth.google.external_account",
+        credential="bearer",
+        required_env=("GOOGLE_APPLICATION_CREDENTIALS",),  # naming an external_account file
+        optional_env=("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "AWS_REGION", "AWS_DEFAULT_REGION",
+                      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+        fake="literauth.testing.google.sts:GoogleStsEndpoint",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="google.impersonated",
+        cloud="google",
+        class_name="ImpersonatedCredentialProvider",
+        module="literauth.google.impersonated",
+        credential="bearer",
+        required_env=("GOOGLE_APPLICATION_CREDENTIALS",),  # naming an impersonated_service_account file
+        fake="literauth.testing.google.iam:GoogleIamEndpoint",
         scoped=True,
     ),
 )

@@ -18,7 +18,7 @@ from typing import Literal
 
 from .credentials import Credential
 from .errors import ConfigurationError, LiterAuthError, SourceNotConfigured
-from .provider import CredentialProvider
+from .provider import CredentialProvider, Schedule
 
 __all__ = ["ChainProvider", "SourceOutcome"]
 
@@ -138,6 +138,16 @@ class ChainProvider(CredentialProvider):
         """Drop the chosen provider's cache; the choice itself stays."""
         if self._chosen is not None:
             self._chosen.invalidate()
+
+    def invalidate_if_current(self, credential: Credential) -> bool:
+        """The chosen provider's `invalidate_if_current()`; False before a source is chosen."""
+        chosen = self._chosen
+        return False if chosen is None else chosen.invalidate_if_current(credential)
+
+    def schedule(self) -> Schedule | None:
+        """The chosen provider's `schedule()`; None before a source is chosen."""
+        chosen = self._chosen
+        return None if chosen is None else chosen.schedule()
 
     def close(self) -> None:
         """Close the chosen provider."""

@@ -10,7 +10,7 @@ from typing import NoReturn
 from .errors import TokenTextError
 from .secret import SecretString
 
-__all__ = ["UTC", "AwsCredentials", "BearerToken", "Credential", "check_token_text"]
+__all__ = ["UTC", "AwsCredentials", "BearerToken", "Credential", "check_token_text", "parse_rfc3339"]
 
 UTC = timezone(timedelta(0))  # the very object `timezone.utc` is, spelled so 3.10 lint agrees
 
@@ -23,6 +23,33 @@ def _check_expiry(expires_at: datetime | None) -> datetime | None:
     if expires_at.tzinfo is None or expires_at.utcoffset() is None:
         raise ValueError("expires_at must be timezone-aware")
     return expires_at.astimezone(UTC)
+
+
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """An RFC 3339 / ISO-8601 expiry with an explicit zone (``Z`` or an offset), fraction optional.
+
+    The one reader of absolute expiry times (STS `Expiration`, IAM `expireTime`); None when
+    the text is not such a time.
+    """
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    sign = -1 if zone[0] == "-" else 1
+    try:  # an offset of a day or more, an impossible date, or a shift past year 1 or 9999
+        tz = UTC if zone == "Z" else timezone(
+            sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        )
+        stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
+        return stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 # Whitespace (any Unicode space, line and paragraph separators) and C0/C1 control characters:

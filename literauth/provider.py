@@ -43,6 +43,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     ClassVar,
+    NamedTuple,
     NoReturn,
     Protocol,
     TypedDict,
@@ -76,6 +77,7 @@ __all__ = [
     "ProviderOptions",
     "ProviderStats",
     "RefreshingCredentialProvider",
+    "Schedule",
     "StaticTokenProvider",
     "SupportsResolve",
     "check_options",
@@ -99,6 +101,22 @@ class SupportsResolve(Protocol):
     def resolve(self) -> Credential: ...
 
 
+class Schedule(NamedTuple):
+    """When the engine refreshes its cached credential and stops serving it, in epoch seconds.
+
+    Read on the provider's own clock. `refresh_at` is the (jittered) point where a refresh
+    starts; `expires_at` is the last moment the credential is served: its expiry (capped at
+    `RefreshPolicy.max_lifetime`) less `expiry_skew`. Both are `math.inf` for a credential
+    that never expires. SDK adapters report these to SDKs that keep a copy of the credential.
+    """
+
+    refresh_at: float
+    expires_at: float
+
+
+_NEVER = Schedule(math.inf, math.inf)
+
+
 class CredentialProvider(abc.ABC):
     """Abstract base of providers: `resolve()` returns a usable credential, thread-safely.
 
@@ -114,6 +132,18 @@ class CredentialProvider(abc.ABC):
 
     def invalidate(self) -> None:
         """Forget any cached credential; the default has nothing to forget."""
+
+    def invalidate_if_current(self, credential: Credential) -> bool:
+        """Forget the cached credential if it is `credential` itself; True if it was dropped.
+
+        For "the server rejected this one": when another caller already replaced it, the
+        fresher credential stays. The default caches nothing and drops nothing.
+        """
+        return False
+
+    def schedule(self) -> Schedule | None:
+        """When the cached credential is refreshed and stops being served; None if none is cached."""
+        return None
 
     def close(self) -> None:
         """Release what the provider holds (sessions, threads); the default holds nothing."""
@@ -151,6 +181,10 @@ class StaticTokenProvider(CredentialProvider):
     def with_scope(self, scope: str) -> StaticTokenProvider:
         """This provider itself: a ready-made token is sent as it is, whatever the scope."""
         return self
+
+    def schedule(self) -> Schedule:
+        """Never refreshed, never expires: both points are `math.inf`."""
+        return _NEVER
 
     def __repr__(self) -> str:
         return "StaticTokenProvider(token=SecretString('**********'))"
@@ -633,14 +667,38 @@ class RefreshingCredentialProvider(CredentialProvider):
         holds the dropped credential, so other processes stop serving it.
         """
         with self._lock.gen_wlock():
-            dropped, self._entry = self._entry, None
-            self._epoch += 1
-            self._pending = None
-            self._last_error = None
-            self._error_until = 0.0
-            self._retry_not_before = 0.0
+            dropped = self._drop()
         if dropped is not None:
             self._discard_shared(dropped.credential)
+
+    def invalidate_if_current(self, credential: Credential) -> bool:
+        """`invalidate()`, but only while the cache holds this very `credential` object.
+
+        What an adapter calls when a server rejected `credential`: of any number of callers
+        reporting the same rejection, the first drops it and the rest find it gone (False),
+        so together with single-flight `resolve()` one rejection costs one fetch. A credential
+        already replaced, or a cache already empty (a fetch may be running), is left alone.
+        """
+        with self._lock.gen_wlock():
+            entry = self._entry
+            if entry is None or entry.credential is not credential:
+                return False
+            self._drop()
+        self._discard_shared(credential)  # other processes stop serving it too
+        return True
+
+    def _drop(self) -> _Entry | None:
+        """Forget the cache, the fetch in flight and any remembered failure; caller holds the write lock.
+
+        Returns the entry dropped, for the caller to drop from the shared cache once unlocked.
+        """
+        dropped, self._entry = self._entry, None
+        self._epoch += 1
+        self._pending = None
+        self._last_error = None
+        self._error_until = 0.0
+        self._retry_not_before = 0.0
+        return dropped
 
     def _discard_shared(self, credential: Credential) -> None:
         """Delete the shared cache's entry if it still holds `credential` (no lock held: I/O)."""
@@ -656,6 +714,13 @@ class RefreshingCredentialProvider(CredentialProvider):
         it has none (metadata servers, federated token files). None (this default): not shared.
         """
         return None
+
+    def schedule(self) -> Schedule | None:
+        """The cached credential's refresh point and end of service; None when nothing is cached."""
+        entry = self._entry  # one atomic read of an immutable entry, as in resolve()
+        if entry is None:
+            return None
+        return Schedule(entry.refresh_at, entry.usable_until)
 
     def stats(self) -> ProviderStats:
         """A snapshot of counters for monitoring; never waits for a fetch.

@@ -540,6 +540,8 @@ def _load_example(name: str) -> Any:
         ("flask_azure_openai_client", "token requests: 1 for 8 chats"),
         ("bedrock_converse", "STS calls: 1 for 2 signed Bedrock calls"),
         ("openai_sdk_token_callable", "token requests: 1 for 2 completions"),
+        ("boto3_bedrock_converse", "STS calls: 1 for 2 boto3 calls, signed by literauth"),
+        ("anthropic_bedrock_httpx", "STS calls: 2 for 2 calls (one invalidate between them)"),
     ],
 )
 def test_examples_import_quietly_and_run_their_demo(

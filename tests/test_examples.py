@@ -23,11 +23,17 @@ INSTALL_HINT = 'pip install "literauth[examples]"'
 # The packages beyond the core each example cannot start without (the others need none):
 # (a module to hide, what the example then says it needs).
 NEEDS = {
+    "anthropic_bedrock_httpx": [("anthropic", "anthropic and botocore"), ("botocore", "anthropic and botocore")],
     "azure_openai_flask": [("flask", "flask")],
+    "boto3_bedrock_converse": [("boto3", "boto3")],
     "flask_azure_openai_client": [("flask", "flask")],
     "flask_models_config": [("flask", "flask"), ("cryptography", "cryptography and pyjwt")],
     "openai_sdk_token_callable": [("openai", "openai")],
     "vertex_ai": [("cryptography", "cryptography and pyjwt"), ("jwt", "cryptography and pyjwt")],
+    "google_genai_vertex": [("google.genai", "google-genai, cryptography and pyjwt"),
+                            ("jwt", "google-genai, cryptography and pyjwt")],
+    "azure_ai_inference": [("azure.ai.inference", "azure-ai-inference and cryptography"),
+                           ("cryptography", "azure-ai-inference and cryptography")],
 }
 # Imported by examples without being named in the extra: the core and what flask brings.
 PROVIDED = {"literauth", "requests", "werkzeug"}
@@ -107,7 +113,8 @@ def test_the_examples_extra_has_everything_the_examples_import() -> None:
     config.read(ROOT / "setup.cfg", encoding="utf-8")
     extra = config["options.extras_require"]["examples"]
     requirements = {line.split(">")[0].split("=")[0].split("[")[0].strip().lower() for line in extra.splitlines()}
-    distribution = {"jwt": "pyjwt"}  # import name -> requirement name
+    # import name -> requirement name ("google" and "azure" are namespaces: the examples use these)
+    distribution = {"jwt": "pyjwt", "google": "google-genai", "azure": "azure-ai-inference"}
     imported = set().union(*(_third_party_imports(p) for p in EXAMPLES)) - PROVIDED
     assert {distribution.get(name, name) for name in imported} <= requirements
     assert {"flask", "openai"} <= requirements

@@ -10,10 +10,9 @@ from __future__ import annotations
 from .._http import ErrorDetails, TokenResponse, _first_line
 from .._oauth import parse_json_object
 from .._safejson import decode_utf8, loads
-from ..credentials import AwsCredentials
+from ..credentials import AwsCredentials, parse_rfc3339
 from ..errors import TokenTextError
 from ..secret import SecretString
-from ._sts import _parse_timestamp
 
 __all__ = ["parse_json_credentials", "parse_metadata_error"]
 
@@ -38,7 +37,7 @@ def parse_json_credentials(response: TokenResponse) -> AwsCredentials:
     if missing:
         raise response.malformed(f"answered without {', '.join(missing)}")
     expiration = str(values["Expiration"]).strip()
-    expires_at = _parse_timestamp(expiration)
+    expires_at = parse_rfc3339(expiration)
     if expires_at is None:
         raise response.malformed(f"answered with an unreadable Expiration {expiration[:40]!r}")
     problem = ""

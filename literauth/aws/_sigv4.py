@@ -11,14 +11,14 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
 from ..credentials import UTC, AwsCredentials
 from ..errors import ConfigurationError
 
-__all__ = ["ALGORITHM", "check_name", "sign", "strict_url"]
+__all__ = ["ALGORITHM", "check_name", "sign", "sign_in_place", "strict_url"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _SINGLE_ENCODED = frozenset({"s3"})  # S3 signs the path as sent: not re-encoded, not normalised
@@ -184,6 +184,7 @@ def sign(
     region: str,
     service: str,
     now: datetime | float | None = None,
+    also_sign: Iterable[str] = (),
 ) -> dict[str, str]:
     """The headers that sign this request with SigV4: add them to the request before sending.
 
@@ -193,7 +194,8 @@ def sign(
     will be sent, strictly encoded or not: the signature is computed from the path as it
     travels, as AWS computes it (`strict_url()` gives the form every proxy keeps intact).
     `body` is its exact bytes (a `str` counts as UTF-8) and `now` the signing time (a
-    timezone-aware datetime or epoch seconds; `None` is now).
+    timezone-aware datetime or epoch seconds; `None` is now). `also_sign` names more headers
+    of `headers` to sign (Google's ``x-goog-cloud-target-resource``).
     """
     if not isinstance(credentials, AwsCredentials):
         raise ConfigurationError(f"sign needs AwsCredentials, got {type(credentials).__name__}")
@@ -208,9 +210,10 @@ def sign(
     if token is not None:
         added["X-Amz-Security-Token"] = token.expose_secret()
     signed: dict[str, list[str]] = {}
+    extra = {name.strip().lower() for name in also_sign}
     for name, value in headers.items():
         lower = name.strip().lower()
-        if _signs(lower) and lower not in _OWN_HEADERS and not (token is not None and lower == "x-amz-security-token"):
+        if (_signs(lower) or lower in extra) and lower not in _OWN_HEADERS and not (token is not None and lower == "x-amz-security-token"):
             signed.setdefault(lower, []).append(_trim(value))
     payload_hash = ",".join(signed.get("x-amz-content-sha256", [])) or hashlib.sha256(payload).hexdigest()
     if service in _SINGLE_ENCODED and "x-amz-content-sha256" not in signed:
@@ -243,3 +246,28 @@ def sign(
         f"SignedHeaders={signed_headers}, Signature={signature}"
     )
     return added
+
+
+# What an earlier signature (a first attempt, an SDK's own placeholder) left on a request.
+_STALE_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
+
+
+def sign_in_place(
+    method: str,
+    url: str,
+    headers: MutableMapping[str, str],
+    body: bytes,
+    credentials: AwsCredentials,
+    *,
+    region: str,
+    service: str,
+    now: datetime | float | None = None,
+) -> None:
+    """Replace any earlier signature in `headers` (case-insensitive) with a fresh `sign()`.
+
+    What every HTTP-library auth does before each attempt, so a retry or an SDK's own
+    ``Authorization`` placeholder never travels next to the new signature.
+    """
+    for name in _STALE_HEADERS:
+        headers.pop(name, None)
+    headers.update(sign(method, url, headers, body, credentials, region=region, service=service, now=now))

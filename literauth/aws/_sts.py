@@ -1,36 +1,53 @@
-"""AWS STS, shared by every STS-backed provider: partitions and endpoints, name checks, and
-reading `Credentials` answers and `ErrorResponse` documents for any action.
+"""AWS STS, the one client every STS-backed provider uses: partitions and endpoints, name
+checks, one call (`call()`: the Query API form, sent by the provider's fetcher), and reading
+`Credentials` answers and `ErrorResponse` documents, with hints per action.
 
-The XML is parsed with `literauth._xml` (no DTDs or entities, bounded size and depth).
+`AssumeRoleWithWebIdentity` (unsigned) and `AssumeRole` (SigV4-signed by the caller's
+`prepare` hook) both go through `call()`. The XML is parsed with `literauth._xml` (no DTDs or
+entities, bounded size and depth).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .._http import ErrorDetails, TokenResponse
+from .._http import (
+    ErrorDetails,
+    ErrorParser,
+    FormValue,
+    Prepare,
+    TokenRequest,
+    TokenResponse,
+)
 from .._policy import RetryPolicy
-from ..credentials import UTC, AwsCredentials
+from .._url import check_endpoint_url
+from ..credentials import UTC, AwsCredentials, parse_rfc3339
 from ..errors import ConfigurationError, MalformedResponseError
 from ..secret import SecretString
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
+    from .._http import TokenFetcher
+
 __all__ = [
     "PARTITION_DNS_SUFFIXES",
     "STS_API_VERSION",
     "STS_NAMESPACE",
+    "call",
     "check_duration",
     "check_partition",
     "check_region",
     "check_role_arn",
     "check_session_name",
+    "endpoint_url",
     "error_code_of",
+    "error_parser",
     "is_region",
     "parse_credentials_response",
     "parse_sts_error",
@@ -49,9 +66,6 @@ _ROLE_ARN = re.compile(
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 _REGION = re.compile(r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
 _ERROR_CODE = re.compile(r"[A-Za-z][\w.]{0,99}", re.ASCII)
-_TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.ASCII
-)
 
 # Region prefix -> partition, most specific first; partition -> DNS suffix of its endpoints.
 _REGION_PARTITIONS = (
@@ -75,7 +89,20 @@ _DNS_SUFFIXES = {
 }
 PARTITION_DNS_SUFFIXES = tuple(sorted(set(_DNS_SUFFIXES.values()), key=len, reverse=True))  # longest first
 
-_RETRYABLE_CODES = frozenset({"IDPCommunicationError", "Throttling"})  # transient on STS's side
+# Transient on STS's side: the identity provider's hiccup, and the throttling family of codes
+# AWS services answer with (botocore's standard retry mode treats the same codes as throttling).
+_RETRYABLE_CODES = frozenset({
+    "IDPCommunicationError",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+})
 _MAX_ERROR_BODY = 64 * 1024  # AWS error documents are well under 1 KiB; look no further for a code
 
 # What to check, by error code: first the hints of the action, then those of every action.
@@ -94,12 +121,16 @@ _ACTION_HINTS = {
     },
     "AssumeRole": {
         "AccessDenied": "Check that the role's trust policy allows sts:AssumeRole for the source identity, "
-        "and that the source identity's own policy allows sts:AssumeRole on the role",
+        "that the source identity's own policy allows sts:AssumeRole on the role, and that external_id "
+        "matches when the trust policy asks for one",
         "ExpiredToken": "The source credentials that signed the call have expired; refresh them",
         "InvalidClientTokenId": "The source access key is unknown to AWS or was deactivated",
-        "SignatureDoesNotMatch": "The source secret access key does not match its access key id",
+        "SignatureDoesNotMatch": "The source secret access key does not match its access key id "
+        "(or the local clock is more than 15 minutes off)",
         "MalformedPolicyDocument": "The session policy passed with the call is not valid IAM policy JSON",
         "PackedPolicyTooLarge": "The session policy or session tags are too large; shorten them",
+        "ValidationError": "Check duration_seconds against the role's MaxSessionDuration (a role assumed "
+        "with keys from another role, role chaining, gets at most 3600 s) and the other parameters",
     },
 }
 
@@ -122,6 +153,18 @@ def _partition_of_region(region: str) -> str:
 def sts_endpoint_for(region: str) -> str:
     """The regional STS endpoint URL, with the DNS suffix of the region's partition."""
     return f"https://sts.{region}.{_DNS_SUFFIXES[_partition_of_region(region)]}"
+
+
+def endpoint_url(provider: str, partition: str, region: str, sts_endpoint: str | None) -> str:
+    """The URL a provider sends its STS calls to: `sts_endpoint` checked, else the regional one.
+
+    Without an explicit endpoint the region must be in the role's partition, since another
+    partition's STS does not know the role.
+    """
+    if sts_endpoint is not None:
+        return check_endpoint_url(sts_endpoint, f"{provider}: sts_endpoint")
+    check_partition(provider, partition, region)
+    return sts_endpoint_for(region)
 
 
 def _q(name: str) -> str:
@@ -197,24 +240,6 @@ def _malformed(provider: str, host: str, what: str) -> MalformedResponseError:
     return MalformedResponseError(f"{provider}: STS endpoint {host} {what}", provider=provider, host=host)
 
 
-def _parse_timestamp(value: str) -> datetime | None:
-    """An ISO-8601 timestamp with an explicit zone (``Z`` or an offset), fraction optional."""
-    match = _TIMESTAMP.fullmatch(value)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    sign = -1 if zone[0] == "-" else 1
-    try:  # an offset of a day or more, an impossible date, or a shift past year 1 or 9999
-        tz = UTC if zone == "Z" else timezone(
-            sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-        )
-        stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-        return stamp.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
 def _field(credentials: Element, name: str) -> str | None:
     element = credentials.find(_q(name))
     text = None if element is None else (element.text or "").strip()
@@ -257,7 +282,7 @@ def parse_credentials_response(
     if missing:
         raise _malformed(provider, host, f"answered without Credentials/{', '.join(missing)}")
     expiration_text = fields["Expiration"] or ""
-    expiration = _parse_timestamp(expiration_text)
+    expiration = parse_rfc3339(expiration_text)
     if expiration is None:
         raise _malformed(provider, host, f"answered with an unreadable Expiration {expiration_text[:40]!r}")
     server_date = response.server_date
@@ -348,13 +373,38 @@ def error_code_of(headers: Mapping[str, str], body: bytes) -> str | None:
     return _read_error(headers, body)[0]
 
 
+@functools.cache
+def error_parser(action: str) -> ErrorParser:
+    """`parse_sts_error` for `action`, as the fetcher's `parse_error` (made once per action)."""
+    return functools.partial(parse_sts_error, action=action)
+
+
+def call(
+    fetcher: TokenFetcher,
+    action: str,
+    parameters: Mapping[str, FormValue],
+    *,
+    prepare: Prepare | None = None,
+) -> AwsCredentials:
+    """One STS Query API call of `action` with `parameters`: its `Credentials`, or a raised error.
+
+    The form carries Action and Version first, as the SDKs send it; `prepare` signs each
+    attempt (AssumeRole), or is None for the unsigned web identity call.
+    """
+    form: dict[str, FormValue] = {"Action": action, "Version": STS_API_VERSION, **parameters}
+    request = TokenRequest(form=form, headers={"Accept": "text/xml"})
+    response = fetcher.send(request, error_parser(action), prepare=prepare)
+    return parse_credentials_response(response, action, fetcher.provider, fetcher.host)
+
+
 def parse_sts_error(response: TokenResponse, action: str = "AssumeRoleWithWebIdentity") -> ErrorDetails:
     """`Code`, `Message` and `RequestId` of an STS error answer to `action`; empty when unreadable.
 
     The hint fits the action: an `AccessDenied` to AssumeRole points at the source
     identity's policy, one to AssumeRoleWithWebIdentity at the OIDC trust.
-    `IDPCommunicationError` and `Throttling` are retryable; other codes are not, except
-    on 429 and 5xx answers, which are left to the HTTP status. (The fetcher masks the token
+    `IDPCommunicationError` and the throttling codes (`Throttling`, `ThrottlingException`...)
+    are retryable; other codes are not, except on 429 and 5xx answers, which are left to
+    the HTTP status. (The fetcher masks the token
     should the server echo it.)
     """
     from .._xml import find_local

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from .._env import environment, optional
-from ..credentials import AwsCredentials
+from ..credentials import AwsCredentials, parse_rfc3339
 from ..errors import (
     ConfigurationError,
     CredentialSourceError,
@@ -23,7 +23,6 @@ from ..errors import (
 )
 from ..provider import RefreshingCredentialProvider
 from ..secret import SecretString
-from ._sts import _parse_timestamp
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -109,7 +108,7 @@ def _read(environ: Mapping[str, str], *, at_fetch: bool) -> AwsCredentials:
     expiration = optional(environ, EXPIRATION)
     expires_at = None
     if problem is None and expiration is not None:
-        expires_at = _parse_timestamp(expiration)
+        expires_at = parse_rfc3339(expiration)
         if expires_at is None:
             shown = repr(expiration) if _DATE_LIKE.fullmatch(expiration) else f"({len(expiration)} characters)"
             problem = f"{EXPIRATION} is not an ISO-8601 time with a zone (2030-01-01T00:00:00Z): {shown}"

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .._env import environment, optional, require
 from .._files import check_path, read_token_file
-from .._http import FormValue, TokenRequest
-from .._url import check_endpoint_url
 from ..credentials import AwsCredentials
 from ..provider import RefreshingCredentialProvider
 from . import _sts
@@ -63,13 +61,8 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
         self._session_name = _sts.check_session_name(name, session_name)
         self._region = _sts.check_region(name, region)
         self._duration = _sts.check_duration(name, duration_seconds)
-        if sts_endpoint is None:
-            _sts.check_partition(name, partition, region)
-            url = _sts.sts_endpoint_for(region)
-        else:
-            url = check_endpoint_url(sts_endpoint, f"{name}: sts_endpoint")
         self._role_arn = role_arn
-        self._fetcher = self._make_fetcher(url)
+        self._fetcher = self._make_fetcher(_sts.endpoint_url(name, partition, region, sts_endpoint))
 
     @classmethod
     def from_env(
@@ -134,17 +127,12 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
             self._token_file, provider=self.provider_name, what="web identity token file",
             max_length=MAX_TOKEN_LENGTH,
         )
-        form: dict[str, FormValue] = {
-            "Action": _ACTION,
-            "Version": _sts.STS_API_VERSION,
+        return _sts.call(self._fetcher, _ACTION, {
             "RoleArn": self._role_arn,
             "RoleSessionName": self._session_name,
             "WebIdentityToken": token,
             "DurationSeconds": str(self._duration),
-        }
-        request = TokenRequest(form=form, headers={"Accept": "text/xml"})
-        response = self._fetcher.send(request, _sts.parse_sts_error)
-        return _sts.parse_credentials_response(response, _ACTION, self.provider_name, self._fetcher.host)
+        })
 
     def _repr_fields(self) -> dict[str, object]:
         return {"role_arn": self._role_arn, "region": self._region, "session_name": self._session_name}

@@ -11,16 +11,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, TypedDict
+from typing import TYPE_CHECKING, ClassVar
 
 from .. import _safejson
 from .._env import environment
+from .._process import ProcessOptions, check_timeout, mask_line, run, which
 from ..credentials import UTC, BearerToken
 from ..errors import ConfigurationError, CredentialSourceError, SourceNotConfigured
 from ..provider import RefreshingCredentialProvider
@@ -30,50 +27,13 @@ from ._common import DEFAULT_SCOPE, check_scope, check_tenant
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .._policy import RefreshPolicy
-    from ..cache import TokenCache
-    from ..provider import Spawn
-
 __all__ = ["AzureCliCredentialProvider", "CliOptions", "mask_line", "parse_output"]
 
 _PROVIDER = "azure.cli"
 _INSTALL = "install the Azure CLI (https://aka.ms/InstallAzureCli) and run `az login`"
 _LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")  # older az: "expiresOn", local time
-_STDERR_SHOWN = 200  # characters of the child's stderr line quoted in a message
-#: Text that may be a credential: a JWT, or any long run of base64/base64url characters.
-#: GUIDs (correlation ids, 36 characters) stay readable.
-_TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*|[A-Za-z0-9+/_=.~-]{40,}")
 _AADSTS = re.compile(r"AADSTS\d+")
-
-
-class CliOptions(TypedDict, total=False):
-    """The `ProviderOptions` that act on a provider that runs a process: the caching ones.
-
-    `timeout` is the provider's own argument (seconds per run of the CLI); `session` and
-    `retry` are accepted, as by every provider, but nothing here sends an HTTP request.
-    """
-
-    clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    refresh_margin: float
-    expiry_skew: float
-    refresh_policy: RefreshPolicy
-    background_refresh: bool
-    spawn: Spawn
-    rand: Callable[[], float]
-    cache: TokenCache | bool | None
-
-
-def mask_line(text: str) -> str:
-    """The first non-empty line of `text`, stripped, token-looking runs masked, cut short.
-
-    Why one line: az prints a multi-line traceback or help text after its `ERROR:` line, and
-    a message is read in a log line. Masking comes before cutting, so a token split by the
-    cut cannot survive half-visible.
-    """
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    line = _TOKENISH.sub("****", line)
-    return line if len(line) <= _STDERR_SHOWN else line[: _STDERR_SHOWN - 1] + "…"
+CliOptions = ProcessOptions  # the caching options, the ones that act on a provider running a process
 
 
 class AzureCliCredentialProvider(RefreshingCredentialProvider):
@@ -101,7 +61,7 @@ class AzureCliCredentialProvider(RefreshingCredentialProvider):
         command: str = "az",
         **options: Unpack[CliOptions],
     ) -> None:
-        process_timeout = _check_timeout(timeout)
+        process_timeout = check_timeout(_PROVIDER, timeout)
         # The engine sizes how long callers wait for a fetch from `timeout`: give it ours.
         super().__init__(timeout=process_timeout, **options)
         self._scope = _check_cli_scope(scope)
@@ -123,7 +83,7 @@ class AzureCliCredentialProvider(RefreshingCredentialProvider):
         developer's login (pass `tenant_id=` to choose one).
         """
         env = environment(environ)
-        found = _which("az", env.get("PATH"))
+        found = which("az", env.get("PATH"))
         if found is None:
             raise SourceNotConfigured(f"{_PROVIDER}: the Azure CLI (az) is not on PATH; {_INSTALL}")
         return cls(command=found, **options)
@@ -159,7 +119,7 @@ class AzureCliCredentialProvider(RefreshingCredentialProvider):
 
     def _fetch(self) -> BearerToken:
         """Run the CLI once and parse its answer; every failure is a `CredentialSourceError`."""
-        executable = _which(self._command, None)
+        executable = which(self._command, None)
         if executable is None:
             raise CredentialSourceError(
                 f"{_PROVIDER}: the Azure CLI ({self._command!r}) was not found on PATH; {_INSTALL}",
@@ -172,41 +132,11 @@ class AzureCliCredentialProvider(RefreshingCredentialProvider):
 
     def _run_cli(self, argv: list[str]) -> tuple[int, bytes, str]:
         """(exit code, stdout, stderr) of one bounded run; the child is killed on timeout."""
-        timed_out = False
-        failure: str | None = None
-        try:
-            child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, "AZURE_CORE_NO_COLOR": "true"},
-                start_new_session=os.name == "posix",
-            )
-        except OSError as exc:
-            failure = f"{type(exc).__name__}: {exc.strerror or 'cannot run it'}"
-        if failure is not None:  # raised outside the handler: nothing chained
-            raise CredentialSourceError(
-                f"{_PROVIDER}: could not start the Azure CLI ({argv[0]!r}): {failure}; {_INSTALL}",
-                provider=_PROVIDER, retryable=False,
-            )
-        with child:
-            try:
-                stdout, stderr = child.communicate(timeout=self._process_timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill(child)
-                child.communicate()  # reap it; the pipes close with the killed group
-            except BaseException:
-                _kill(child)
-                raise
-        if timed_out:
-            raise CredentialSourceError(
-                f"{_PROVIDER}: `az account get-access-token` took longer than {self._process_timeout:g} s "
-                "and was stopped; check your network, or run it yourself to see what it waits for",
-                provider=_PROVIDER,
-            )
-        return child.returncode, stdout, stderr.decode("utf-8", errors="replace")
+        done = run(
+            argv, timeout=self._process_timeout, provider=_PROVIDER, name="the Azure CLI", hint=_INSTALL,
+            env={**os.environ, "AZURE_CORE_NO_COLOR": "true"},
+        )
+        return done.returncode, done.stdout, done.stderr
 
     def _exit_error(self, code: int, stderr: str) -> CredentialSourceError:
         """The error for a non-zero exit: a login problem, or the child's stderr line, masked."""
@@ -276,32 +206,6 @@ def _output_error(problem: str) -> CredentialSourceError:
         "upgrade the Azure CLI (`az upgrade`) if it is old",
         provider=_PROVIDER, retryable=False,
     )
-
-
-def _which(command: str, path: str | None) -> str | None:
-    """`command` resolved on `path` (PATH when None); on Windows `az.cmd` is tried first."""
-    if sys.platform.startswith("win") and not command.lower().endswith((".cmd", ".exe")):
-        found = shutil.which(command + ".cmd", path=path)
-        if found is not None:
-            return found
-    return shutil.which(command, path=path)
-
-
-def _kill(child: subprocess.Popen[bytes]) -> None:
-    """Kill `child` and, on POSIX, its process group (az is a script that starts python)."""
-    if os.name == "posix":
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-            return
-        except OSError:
-            pass
-    child.kill()
-
-
-def _check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise ConfigurationError(f"{_PROVIDER}: timeout must be a positive number of seconds, got {timeout!r:.80}")
-    return float(timeout)
 
 
 def _check_cli_scope(scope: object) -> str:

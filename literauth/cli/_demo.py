@@ -234,7 +234,7 @@ def run_demo(
     caller can compare the printed counts with the server's own.
     """
     if specs is None:  # every provider FakeIdentityServer fakes (a process provider has no endpoint)
-        specs = [spec for spec in SPECS if spec.fake is not None]
+        specs = [spec for spec in SPECS if spec.fake is not None and spec.standalone]
     settings = settings or HourSettings()
     report_progress = progress or (lambda message: None)
     started = time.perf_counter()
@@ -249,9 +249,10 @@ def run_demo(
             endpoint_for(server, spec).lifetime = settings.lifetime
         with tempfile.TemporaryDirectory(prefix="literauth-demo-") as directory:
             report_progress("writing throwaway tokens and keys for the fakes")
-            env = server.environ(directory)  # a token file and, with cryptography, a service-account key
+            server.environ(directory)  # a token file and, with cryptography, a service-account key
             ready, skipped = _runnable(server, specs)  # after environ(), which may add to `unavailable`
-            runs = run_hour(server, env, ready, settings, report_progress)
+            envs = {spec.name: server.environ(directory, spec=spec.name) for spec in ready}  # before the clock
+            runs = run_hour(server, lambda spec: envs[spec.name], ready, settings, report_progress)
     finally:
         if owned:
             server.stop()

@@ -23,6 +23,8 @@ from ..credentials import BearerToken
 from ..errors import ConfigurationError
 from ..provider import RefreshingCredentialProvider
 from ..secret import SecretString
+from ._files import read_json_file
+from ._scopes import normalize_scopes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -38,7 +40,6 @@ ASSERTION_LIFETIME = 3600  # Google refuses an assertion that lives longer than 
 BACKDATE = 30  # iat this far back: a clock running slightly ahead is otherwise refused
 INSTALL_HINT = 'pip install "literauth[vertex-auth]"'
 _PROVIDER = "google.service_account"
-_MAX_KEY_FILE = 1024 * 1024  # a key file is ~2.3 kB; refuse to read a huge file into memory
 
 _NOT_A_SERVICE_ACCOUNT = {
     "authorized_user": "a user's login (gcloud auth application-default login)",
@@ -182,41 +183,9 @@ def _load_service_account(info: object, source: str) -> _ServiceAccount:
     return _ServiceAccount(client_email, key_id, token_uri, signing_key)
 
 
-def _normalize_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
-    """Scopes as a tuple; a string may hold several separated by spaces."""
-    if not isinstance(scopes, (str, Iterable)) or isinstance(scopes, (bytes, Mapping)):
-        raise TypeError(f"scopes must be a string or an iterable of strings, not {type(scopes).__name__}")
-    items = scopes.split() if isinstance(scopes, str) else list(scopes)
-    if not items or not all(isinstance(s, str) and s.strip() for s in items):
-        raise ConfigurationError(f"{_PROVIDER}: scopes must be one or more non-empty strings")
-    for scope in items:
-        if len(scope.split()) != 1:
-            raise ConfigurationError(f"{_PROVIDER}: a scope must not contain whitespace, got {scope!r}")
-    return tuple(dict.fromkeys(s.strip() for s in items))
-
-
 def _read_key_file(path: str | os.PathLike[str]) -> Any:
     """The parsed JSON of a key file; errors name the file, never its content."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike naming a key file, not {type(path).__name__}")
-    name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            raw = handle.read(_MAX_KEY_FILE + 1)
-    except FileNotFoundError:
-        raise ConfigurationError(f"{_PROVIDER}: service-account key file {name} does not exist") from None
-    except OSError as exc:
-        raise ConfigurationError(
-            f"{_PROVIDER}: service-account key file {name} cannot be read ({type(exc).__name__})"
-        ) from None
-    except ValueError:  # a NUL character, or a name the file system encoding cannot hold
-        raise ConfigurationError(f"{_PROVIDER}: service-account key file {name!r} is not a usable path") from None
-    if len(raw) > _MAX_KEY_FILE:
-        raise ConfigurationError(f"{_PROVIDER}: {name} is larger than 1 MiB; it is not a key file")
-    parsed = _safejson.loads(raw)
-    if isinstance(parsed, _safejson.Invalid):
-        raise ConfigurationError(f"{_PROVIDER}: service-account key file {name} is {parsed}")
-    return parsed
+    return read_json_file(path, provider=_PROVIDER, what="service-account key file")
 
 
 _PEM_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
@@ -277,7 +246,7 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
     ) -> None:
         super().__init__(**options)
         self._jwt = _crypto_modules()[0]  # first: without the extra, say how to install it
-        self._scopes = _normalize_scopes(scopes)
+        self._scopes = normalize_scopes(_PROVIDER, scopes)
         self._source = source
         self._account = _load_service_account(service_account_info, source)
         self._fetcher = self._make_fetcher(self._account.token_uri)

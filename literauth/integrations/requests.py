@@ -22,12 +22,18 @@ from requests.cookies import extract_cookies_to_jar
 from requests.exceptions import UnrewindableBodyError
 from requests.utils import rewind_body
 
-from ..aws._sigv4 import check_name, sign, strict_url
+from ..aws._sigv4 import check_name, sign_in_place, strict_url
 from ..aws._sts import error_code_of
 from ..credentials import AwsCredentials, BearerToken, Credential
 from ..errors import ConfigurationError
 from ..provider import SupportsResolve
-from ._rejection import fresher_credential
+from ._rejection import (
+    EXPIRED_CREDENTIAL_CODES,
+    ProviderFed,
+    aws_rejected,
+    bearer_rejected,
+    check_provider,
+)
 
 __all__ = [
     "EXPIRED_CREDENTIAL_CODES",
@@ -39,36 +45,19 @@ __all__ = [
     "check_provider",
 ]
 
-EXPIRED_CREDENTIAL_CODES = frozenset(
-    {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
-)
-
 _log = logging.getLogger("literauth.integrations.requests")
 
 C = TypeVar("C", bound=Credential)
 
 
-def check_provider(provider: object, what: str) -> SupportsResolve:
-    """`provider`, typed as a provider, if it has a callable `resolve()`; else `ConfigurationError`."""
-    if not isinstance(provider, SupportsResolve) or not callable(provider.resolve):
-        raise ConfigurationError(
-            f"{what} needs a credential provider (an object with resolve()), got {type(provider).__name__}"
-        )
-    return provider
-
-
-class ProviderAuth(requests.auth.AuthBase, abc.ABC, Generic[C]):
+class ProviderAuth(requests.auth.AuthBase, ProviderFed[C], abc.ABC, Generic[C]):
     """Base of the `requests` auths fed by a provider: apply a credential, retry once if rejected.
 
     Subclasses name the credential type they take (`ProviderAuth[BearerToken]`, and the same
     class in `credential_type`, checked at run time), say how it goes on a request
-    (`_apply`) and what a rejection looks like (`is_rejection`).
+    (`_apply`) and what a rejection looks like (`is_rejection`). The typed resolve and the
+    retry decision are `ProviderFed`'s, shared with the httpx adapters.
     """
-
-    credential_type: type[C]
-
-    def __init__(self, provider: SupportsResolve) -> None:
-        self.provider = check_provider(provider, type(self).__name__)
 
     @abc.abstractmethod
     def _apply(self, request: requests.PreparedRequest, credential: C) -> None:
@@ -87,19 +76,6 @@ class ProviderAuth(requests.auth.AuthBase, abc.ABC, Generic[C]):
         hooks.append(functools.partial(self._after_response, credential))
         return request
 
-    def _resolve(self) -> C:
-        """The provider's credential, checked to be a `credential_type`."""
-        credential = self.provider.resolve()
-        if not isinstance(credential, self.credential_type):
-            raise ConfigurationError(self._wrong_credential(credential))
-        return credential
-
-    def _wrong_credential(self, credential: object) -> str:
-        return (
-            f"{type(self).__name__} needs {self.credential_type.__name__} but "
-            f"{type(self.provider).__name__} returned {type(credential).__name__}"
-        )
-
     def _after_response(self, used: C, response: requests.Response, **kwargs: Any) -> requests.Response:
         """The response hook: on a rejection, re-send a copy once with a fresh credential."""
         if not self.is_rejection(response):
@@ -110,7 +86,7 @@ class ProviderAuth(requests.auth.AuthBase, abc.ABC, Generic[C]):
             _log.debug("%s: HTTP %d from %s; the body cannot be replayed, not retrying",
                        type(self).__name__, response.status_code, host)
             return response
-        fresh = fresher_credential(self.provider, used, self._resolve)
+        fresh = self._fresher(used)
         if fresh is None:
             _log.debug("%s: HTTP %d from %s; the provider has no other credential, not retrying",
                        type(self).__name__, response.status_code, host)
@@ -150,21 +126,14 @@ class BearerAuth(ProviderAuth[BearerToken]):
     """
 
     credential_type = BearerToken
-
-    def _wrong_credential(self, credential: object) -> str:
-        if isinstance(credential, AwsCredentials):
-            return (
-                f"BearerAuth: {type(self.provider).__name__} returned AwsCredentials; AWS keys sign "
-                "requests with literauth.sigv4.SigV4Auth, they are not a bearer token"
-            )
-        return super()._wrong_credential(credential)
+    alternative = "literauth.sigv4.SigV4Auth"
 
     def _apply(self, request: requests.PreparedRequest, credential: BearerToken) -> None:
         request.headers["Authorization"] = f"Bearer {credential.token.expose_secret()}"
 
     def is_rejection(self, response: requests.Response) -> bool:
         """A 401: the token expired early, was revoked, or was never accepted."""
-        return response.status_code == 401
+        return bearer_rejected(response.status_code)
 
     def __repr__(self) -> str:
         return f"BearerAuth({self.provider!r})"
@@ -241,6 +210,7 @@ class SigV4Auth(ProviderAuth[AwsCredentials]):
     """
 
     credential_type = AwsCredentials
+    alternative = "literauth.BearerAuth"
 
     def __init__(
         self,
@@ -255,29 +225,16 @@ class SigV4Auth(ProviderAuth[AwsCredentials]):
         self.service = check_name("service", service)
         self._clock = clock
 
-    def _wrong_credential(self, credential: object) -> str:
-        if isinstance(credential, BearerToken):
-            return (
-                f"SigV4Auth: {type(self.provider).__name__} returned a BearerToken; SigV4 needs AWS "
-                "keys (AwsCredentials). Use literauth.BearerAuth for bearer tokens"
-            )
-        return super()._wrong_credential(credential)
-
     def _apply(self, request: requests.PreparedRequest, credential: AwsCredentials) -> None:
         request.url = strict_url(request.url or "")
-        body = _read_body(request)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            request.headers.pop(name, None)
-        request.headers.update(
-            sign(
-                request.method or "GET", request.url, request.headers, body, credential,
-                region=self.region, service=self.service, now=self._clock(),
-            )
+        sign_in_place(
+            request.method or "GET", request.url, request.headers, _read_body(request), credential,
+            region=self.region, service=self.service, now=self._clock(),
         )
 
     def is_rejection(self, response: requests.Response) -> bool:
         """A 400 or 403 saying the keys expired, were revoked or are unknown."""
-        return response.status_code in (400, 403) and aws_error_code(response) in EXPIRED_CREDENTIAL_CODES
+        return aws_rejected(response.status_code, response.headers, lambda: response.content or b"")
 
     def __repr__(self) -> str:
         return f"SigV4Auth({self.provider!r}, region={self.region!r}, service={self.service!r})"

@@ -26,6 +26,7 @@ import requests
 from .._registry import SPECS, ProviderSpec
 from ._clock import FakeClock, FakeSleep, SyncedClock
 from ._guard import NetworkBlocked, NetworkGuard
+from ._llm import FakeLlmServer
 from ._oauth import FormField, OAuthTokenEndpoint, b64url
 from ._server import (
     Endpoint,
@@ -38,6 +39,7 @@ from ._server import (
     Route,
     ServerCore,
 )
+from .aws.assume_role import AssumeRoleEndpoint
 from .aws.container import ContainerCredentialsEndpoint
 from .aws.instance_metadata import InstanceMetadataEndpoint
 from .aws.sts import StsEndpoint
@@ -58,12 +60,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppServiceIdentityEndpoint",
+    "AssumeRoleEndpoint",
     "AzureAdEndpoint",
     "ContainerCredentialsEndpoint",
     "Endpoint",
     "Endpoints",
     "FakeClock",
     "FakeIdentityServer",
+    "FakeLlmServer",
     "FakeSleep",
     "FakeUnavailable",
     "Fault",
@@ -194,6 +198,9 @@ class FakeIdentityServer(ServerCore):
     def aws_imds(self) -> InstanceMetadataEndpoint:
         """The EC2 IMDSv2 endpoint (`aws.instance_metadata`)."""
         return self._typed("aws.instance_metadata", InstanceMetadataEndpoint)
+    def assume_role(self) -> AssumeRoleEndpoint:
+        """The STS AssumeRole endpoint, verifying SigV4 signatures (`aws.assume_role`)."""
+        return self._typed("aws.assume_role", AssumeRoleEndpoint)
 
     @property
     def google(self) -> GoogleOAuthEndpoint:
@@ -236,22 +243,32 @@ class FakeIdentityServer(ServerCore):
         _sessions.add(session)
         return session
 
-    def environ(self, directory: str | os.PathLike[str]) -> dict[str, str]:
+    def environ(self, directory: str | os.PathLike[str], *, spec: str | None = None) -> dict[str, str]:
         """Environment variables that point every `from_env()` (and the CLI) at this server.
 
         The union of each fake's `environ()`; token and key files are written into `directory`.
-        Fakes in `unavailable` are left out (the reason stays there). `NO_PROXY` gains the
-        loopback names, so a process started with these variables bypasses a proxy; in HTTPS
-        mode `REQUESTS_CA_BUNDLE` is `ca_bundle`. The values include test secrets.
+        Where two fakes set the same variable (Google's file types all use
+        `GOOGLE_APPLICATION_CREDENTIALS`) the first in registry order wins, unless `spec`
+        names the provider whose variables should win. Fakes in `unavailable` are left out
+        (the reason stays there). `NO_PROXY` gains the loopback names, so a process started
+        with these variables bypasses a proxy; in HTTPS mode `REQUESTS_CA_BUNDLE` is
+        `ca_bundle`. The values include test secrets.
         """
         env: dict[str, str] = {}
+        own: dict[str, str] = {}
         for name, endpoint in self.endpoints.items():
             if name in self.unavailable:
                 continue
             try:
-                env.update(endpoint.environ(directory))
+                values = endpoint.environ(directory)
             except FakeUnavailable as exc:
                 self.unavailable[name] = str(exc)
+                continue
+            for key, value in values.items():
+                env.setdefault(key, value)
+            if name == spec:
+                own = values
+        env.update(own)
         if self.ca_bundle is not None:
             env["REQUESTS_CA_BUNDLE"] = self.ca_bundle
         current = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""

@@ -83,6 +83,11 @@ class RecordedRequest:
     headers: Mapping[str, str]
     form: Mapping[str, str | SecretString]
     received_at: float
+    #: The body parsed as JSON when it was sent as ``application/json`` (None otherwise).
+    json: Any = dataclasses.field(default=None, repr=False)
+    #: The body as received (UTF-8 text; empty when it is not), kept secret: it may hold one.
+    #: Fakes that verify a signature over the body (SigV4) read it.
+    body: SecretString = dataclasses.field(default_factory=lambda: SecretString(""), repr=False)
 
     def header(self, name: str) -> str | None:
         """The value of header `name`, looked up case-insensitively; None when absent."""
@@ -380,6 +385,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 k: (SecretString(v) if k in endpoint.secret_fields else v) for k, v in form.items()
             },
             received_at=core.clock(),
+            json=_json_body(headers, text),
+            body=SecretString(text),
         )
         fault = endpoint._record(recorded)
         if endpoint.latency:
@@ -424,9 +431,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(Reply(fault.status, body, dict(fault.headers)))
 
 
+def _json_body(headers: Mapping[str, str], text: str) -> Any:
+    """The body as JSON when the request says it is JSON; None otherwise or when unreadable."""
+    kind = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if "json" not in kind.lower() or not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a stampede of client threads connects at once (the default 5 resets some)
     core: ServerCore
 
     def handle_error(self, request: Any, client_address: Any) -> None:

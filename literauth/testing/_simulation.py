@@ -498,7 +498,7 @@ class _Hour:
 
 def run_hour(
     server: FakeIdentityServer,
-    environ: Mapping[str, str],
+    environ: Mapping[str, str] | Callable[[ProviderSpec], Mapping[str, str]],
     specs: Sequence[ProviderSpec],
     settings: HourSettings,
     progress: Callable[[str], None] = lambda message: None,
@@ -506,7 +506,9 @@ def run_hour(
 ) -> list[ProviderRun]:
     """Build each spec's provider from `environ` with `from_env()`, drive them through the hour.
 
-    `server` must be running, its endpoints' lifetimes set; `options` go to every `from_env()`.
+    `environ` is one environment for all, or a function giving each spec its own (Google's
+    file types share `GOOGLE_APPLICATION_CREDENTIALS`). `server` must be running, its
+    endpoints' lifetimes set; `options` go to every `from_env()`.
     """
     clock = SimulatedClock(server)
     refreshes = RefreshQueue()
@@ -515,7 +517,7 @@ def run_hour(
     try:
         for spec in specs:
             provider: CredentialProvider = spec.from_env(
-                environ, clock=clock, sleep=no_sleep, retry=RetryPolicy(), refresh_policy=DETERMINISTIC_REFRESH,
+                environ(spec) if callable(environ) else environ, clock=clock, sleep=no_sleep, retry=RetryPolicy(), refresh_policy=DETERMINISTIC_REFRESH,
                 session=server.session(), spawn=refreshes.spawn, **options,
             )
             if not isinstance(provider, RefreshingCredentialProvider):

@@ -994,7 +994,7 @@ def test_the_fake_only_answers_sts_posts(server: FakeIdentityServer) -> None:
         requests.get(server.url + "/", params={"Action": "AssumeRoleWithWebIdentity"}, timeout=5).status_code
         == 404
     )
-    assert requests.post(server.url + "/", data={"Action": "AssumeRole"}, timeout=5).status_code == 404
+    assert requests.post(server.url + "/", data={"Action": "GetCallerIdentity"}, timeout=5).status_code == 404
     assert (
         requests.post(
             server.url + "/other", data={"Action": "AssumeRoleWithWebIdentity"}, timeout=5

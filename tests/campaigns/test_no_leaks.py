@@ -516,6 +516,97 @@ def test_sts_paths_leak_nothing(
     evidence.assert_clean({**CHOSEN, **web_tokens, **issued})
 
 
+# -- AWS AssumeRole and credential_process ------------------------------------------------------------
+
+
+def test_assume_role_and_process_paths_leak_nothing(
+    server: FakeIdentityServer, evidence: Evidence, debug_logs: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path,
+) -> None:
+    from literauth import AssumeRoleProvider, ProcessCredentialsProvider
+    from literauth.testing.aws.assume_role import StaticKeysProvider
+    from literauth.testing.aws.credential_process import FakeCredentialProcess
+
+    endpoint = server.assume_role
+    second = "arn:aws:iam::333333333333:role/leak-check-second-hop"
+    endpoint.add_role(second, external_id="leak-check-external-id")
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False}
+
+    # success: static source, a web identity source, two hops; then a signed API call
+    first = server.provider("aws.assume_role", **options)
+    with server.sts_provider(**options) as web, AssumeRoleProvider(
+        first, second, external_id="leak-check-external-id", sts_endpoint=server.url, session=server.session(),
+        environ={}, **options,
+    ) as chained, server.provider("aws.assume_role", source=web, **options) as over_web:
+        keys = chained.resolve()
+        over_web.resolve()
+        chained.resolve(force_refresh=True)
+        evidence.objects("after fetches", first, chained, over_web, keys, chained.stats(), endpoint.issued_credentials)
+        with ApiServer() as api, Client(ClientConfig(api.url, chained, aws_region="us-east-1", aws_service="bedrock")) as c:
+            assert c.post("/model/m/invoke", json={"prompt": "hi"}).status_code == 200
+            evidence.objects("client", c, c.auth)
+    first.close()
+
+    # STS refuses: a new provider each time
+    forged = StaticKeysProvider(AwsCredentials(endpoint.source_keys.access_key_id, SecretString(WRONG_SECRET)))
+    faults: list[tuple[str, Callable[[], None], dict[str, Any]]] = [
+        ("access denied", lambda: None, {"role_arn": "arn:aws:iam::222222222222:role/not-registered"}),
+        ("throttled", lambda: endpoint.fail_with("Throttling", times=3), {}),
+        ("expired token", lambda: endpoint.fail_with("ExpiredToken", times=2), {}),
+        ("wrong secret", lambda: None, {"source": forged}),
+        ("html", lambda: endpoint.fail(200, "<html><body>oops</body></html>"), {}),
+        ("redirect", lambda: endpoint.fail(307, "", headers={"Location": "https://evil.example/"}), {}),
+    ]
+    for name, setup, extra in faults:
+        setup()
+        with server.provider("aws.assume_role", **options, **extra) as failing:
+            evidence.expect(name, LiterAuthError, failing.resolve)
+            evidence.expect(f"{name}, again while cooling down", LiterAuthError, failing.resolve)
+            evidence.objects(name, failing, failing.stats())
+        endpoint.clear_faults()
+
+    # a server (or proxy) echoing what it received: the signature, the key id, the session token
+    def echo(request: Any, form: Mapping[str, str]) -> Reply:
+        seen = f"{request.header('Authorization')} {request.header('X-Amz-Security-Token')}"
+        return endpoint.error_reply("AccessDenied", f"you sent {seen}", request_id=seen[:80])
+
+    monkeypatch.setattr(endpoint, "respond", echo)
+    with server.sts_provider(**options) as web, server.provider("aws.assume_role", source=web, **options) as echoed:
+        evidence.expect("echoing server", TokenEndpointError, echoed.resolve)
+    monkeypatch.undo()
+    with server.provider("aws.assume_role", sts_endpoint=f"http://127.0.0.1:{closed_port()}", **options) as p:
+        evidence.expect("unreachable", TransportError, p.resolve)
+
+    # credential_process: success, and a helper that prints keys where it should not
+    helper = FakeCredentialProcess(tmp_path / "helper")
+    with ProcessCredentialsProvider(helper.argv, timeout=5, **options) as process:
+        evidence.objects("process", process, process.resolve(), process.stats())
+    printed = helper.issued[-1]
+    leaked = f"{printed.access_key_id.expose_secret()} {printed.secret_access_key.expose_secret()}"
+    for name, setup in [
+        ("exit with keys on stderr", lambda: helper.fail(1, f"refused {leaked}\nmore {leaked}\n")),
+        ("keys in non-JSON stdout", lambda: helper.bad_json(f"AccessKeyId={leaked}")),
+        ("wrong version", lambda: helper.answer(version=2)),
+        ("hang", lambda: helper.hang(30)),
+    ]:
+        setup()
+        with ProcessCredentialsProvider(helper.argv, timeout=0.5, **options) as failing:
+            evidence.expect(name, CredentialSourceError, failing.resolve)
+            evidence.objects(name, failing)
+
+    evidence.logs(debug_logs)
+    evidence.text("stderr", capfd.readouterr().err)
+    source = endpoint.source_keys
+    secrets = {
+        **CHOSEN, **aws_secrets(endpoint.issued_credentials), **aws_secrets(server.sts.issued_credentials),
+        **{f"process {k}": v for k, v in aws_secrets(helper.issued).items()},
+        "source key id": source.access_key_id.expose_secret(),
+        "source secret": source.secret_access_key.expose_secret(),
+    }
+    assert len(endpoint.issued_credentials) >= 4  # the chain's two hops (twice) and the web identity hop
+    evidence.assert_clean({k: v for k, v in secrets.items() if len(v) >= 16})
+
+
 # -- Google Vertex AI --------------------------------------------------------------------------------------
 
 

@@ -81,7 +81,7 @@ def test_environ_is_the_union_of_each_fakes(server: FakeIdentityServer, tmp_path
 def test_from_env_with_the_servers_environ_reaches_the_fake(
     server: FakeIdentityServer, tmp_path: pathlib.Path, name: str
 ) -> None:
-    env = server.environ(tmp_path)
+    env = server.environ(tmp_path, spec=name)
     with by_name(name).from_env(env, session=server.session()) as provider:  # type: ignore[attr-defined]
         provider.resolve()
     assert server.endpoint(name).request_count == 1
@@ -101,7 +101,8 @@ def test_a_fake_missing_its_package_is_named_not_dropped(
         assert server.unavailable == {"google.service_account": reason.format("vertex-auth"),
                                       "azure.client_certificate": reason.format("azure-auth")}
         env = server.environ(tmp_path)
-        assert "GOOGLE_APPLICATION_CREDENTIALS" not in env and "AZURE_CLIENT_SECRET" in env
+        assert not env.get("GOOGLE_APPLICATION_CREDENTIALS", "").endswith("service-account.json")  # no key file
+        assert "AZURE_CLIENT_SECRET" in env
         with pytest.raises(FakeUnavailable, match=r"google.service_account: needs cryptography: pip install"):
             server.provider("google.service_account")
         with pytest.raises(FakeUnavailable, match="needs cryptography"):
@@ -135,7 +136,8 @@ def test_typed_helpers_ignore_proxy_variables(server: FakeIdentityServer) -> Non
     for make in helpers:
         with make() as provider:
             provider.resolve()
-    for name in ("azure.workload_identity", "azure.client_certificate"):
+    for name in ("azure.workload_identity", "azure.client_certificate", "google.external_account", "google.impersonated",
+                 "aws.assume_role"):
         with server.provider(name) as provider:
             provider.resolve()
     assert [e.request_count for e in server.endpoints.values()] == [1] * len(server.endpoints)

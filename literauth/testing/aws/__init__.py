@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from .assume_role import AssumeRoleEndpoint, StaticKeysProvider
 from .container import ContainerCredentialsEndpoint
 from .instance_metadata import InstanceMetadataEndpoint
 from .sts import IssuedCredentials, StsEndpoint
 
-__all__ = ["ContainerCredentialsEndpoint", "InstanceMetadataEndpoint", "IssuedCredentials", "StsEndpoint"]
+__all__ = [
+    "AssumeRoleEndpoint", "ContainerCredentialsEndpoint", "InstanceMetadataEndpoint", "IssuedCredentials",
+    "StaticKeysProvider", "StsEndpoint",
+]

@@ -48,17 +48,22 @@ TOKEN_LIFETIME = 86400.0  # seconds an issued web identity token stays valid (a 
 # HTTP status STS answers each error code with (from the service's API model).
 ERROR_STATUS = {
     "AccessDenied": 403,
+    "ExpiredToken": 400,
     "ExpiredTokenException": 400,
     "IDPCommunicationError": 400,
     "IDPRejectedClaim": 403,
     "InternalFailure": 500,
+    "IncompleteSignature": 400,
     "InvalidAction": 400,
+    "InvalidClientTokenId": 403,
     "InvalidIdentityToken": 400,
     "MalformedPolicyDocument": 400,
+    "MissingAuthenticationToken": 403,
     "MissingParameter": 400,
     "PackedPolicyTooLarge": 400,
     "RegionDisabledException": 403,
     "ServiceUnavailable": 503,
+    "SignatureDoesNotMatch": 403,
     "Throttling": 400,
     "ValidationError": 400,
 }
@@ -151,7 +156,152 @@ _MEMBERS = (
 )
 
 
-class StsEndpoint(Endpoint):
+class StsService(Endpoint):
+    """What every fake STS action shares: issuing keys, the answer document, STS's error answers.
+
+    Subclasses route one action each (`StsEndpoint`: AssumeRoleWithWebIdentity;
+    `AssumeRoleEndpoint`: AssumeRole) and call `_issue()` and `_answer()`.
+    """
+
+    action = "AssumeRoleWithWebIdentity"
+    fractional_seconds = False  #: write Expiration with microseconds (STS itself writes whole seconds)
+
+    def __init__(self, server: ServerCore) -> None:
+        super().__init__(server)
+        self._issued: list[IssuedCredentials] = []
+
+    def reset(self) -> None:
+        """Forget faults, requests and issued credentials (keys issued so far stay valid where checked)."""
+        super().reset()
+        with self._lock:
+            self._issued.clear()
+
+    def refusal_reply(self, refusal: Refusal, request: RecordedRequest | None) -> Reply:
+        return self.error_reply(refusal.error, refusal.description)
+
+    def _check_version(self, form: Mapping[str, str]) -> None:
+        version = form.get("Version")
+        if not version:
+            raise _sts_error("MissingParameter", "The request must contain the parameter Version")
+        if version != "2011-06-15":
+            raise _sts_error("InvalidAction", f"Could not find operation {self.action} for version {version[:20]}")
+
+    def _issue(self, role_arn: str, session: str, duration: int, subject: str, request_id: str) -> IssuedCredentials:
+        """New temporary keys for `role_arn`, recorded; valid for `duration` s unless `lifetime` was set."""
+        now = float(int(self.now()))  # whole seconds, like the Date header
+        lifetime = float(duration) if self.lifetime_override is None else self.lifetime_override
+        key_id = "ASIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
+        issued = IssuedCredentials(
+            access_key_id=SecretString(key_id),
+            secret_access_key=SecretString(base64.b64encode(secrets.token_bytes(30)).decode("ascii")),
+            session_token=SecretString("FwoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(240)).decode()),
+            expiration=datetime.fromtimestamp(now + lifetime, UTC),
+            role_arn=role_arn,
+            session_name=session,
+            subject=subject,
+            request_id=request_id,
+        )
+        with self._lock:
+            self._issued.append(issued)
+        return issued
+
+    def _answer(self, issued: IssuedCredentials, *, before: str = "", after: str = "") -> Reply:
+        """The success document of `action` for `issued`; `before`/`after` are the action's own elements."""
+        match = _ROLE_ARN.fullmatch(issued.role_arn)
+        assert match is not None  # validated before issuing
+        partition, account, role_name = match.group("partition", "account", "name")
+        assumed_arn = f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{issued.session_name}"
+        role_id = "AROA" + hashlib.sha256(issued.role_arn.encode()).hexdigest()[:17].upper()
+        expiration = _iso8601(issued.expiration.timestamp(), self.fractional_seconds)
+        body = (
+            f'<{self.action}Response xmlns="{STS_NAMESPACE}">\n'
+            f"  <{self.action}Result>\n{before}"
+            "    <AssumedRoleUser>\n"
+            f"      <Arn>{escape(assumed_arn)}</Arn>\n"
+            f"      <AssumedRoleId>{role_id}:{escape(issued.session_name)}</AssumedRoleId>\n"
+            "    </AssumedRoleUser>\n"
+            "    <Credentials>\n"
+            f"      <SessionToken>{issued.session_token.expose_secret()}</SessionToken>\n"
+            f"      <SecretAccessKey>{issued.secret_access_key.expose_secret()}</SecretAccessKey>\n"
+            f"      <Expiration>{expiration}</Expiration>\n"
+            f"      <AccessKeyId>{issued.access_key_id.expose_secret()}</AccessKeyId>\n"
+            "    </Credentials>\n"
+            f"{after}"
+            f"  </{self.action}Result>\n"
+            "  <ResponseMetadata>\n"
+            f"    <RequestId>{issued.request_id}</RequestId>\n"
+            "  </ResponseMetadata>\n"
+            f"</{self.action}Response>\n"
+        )
+        return Reply(200, body.encode("utf-8"), {"x-amzn-RequestId": issued.request_id}, content_type="text/xml")
+
+    # -- scripted errors -----------------------------------------------------------------------
+
+    @staticmethod
+    def error_body(code: str, message: str | None = None, *, request_id: str | None = None) -> bytes:
+        """An STS `ErrorResponse` document for `code` (Sender or Receiver fault by its status)."""
+        status = ERROR_STATUS.get(code, 400)
+        text = _DEFAULT_MESSAGES.get(code, code) if message is None else message
+        return (
+            f'<ErrorResponse xmlns="{STS_NAMESPACE}">\n'
+            "  <Error>\n"
+            f"    <Type>{'Receiver' if status >= 500 else 'Sender'}</Type>\n"
+            f"    <Code>{escape(code)}</Code>\n"
+            f"    <Message>{escape(text)}</Message>\n"
+            "  </Error>\n"
+            f"  <RequestId>{escape(request_id or str(uuid.uuid4()))}</RequestId>\n"
+            "</ErrorResponse>\n"
+        ).encode()
+
+    def error_reply(self, code: str, message: str | None = None, *, request_id: str | None = None) -> Reply:
+        """The whole error answer STS sends for `code`: its HTTP status, XML body and request id header."""
+        request_id = request_id or str(uuid.uuid4())
+        return Reply(
+            ERROR_STATUS.get(code, 400),
+            self.error_body(code, message, request_id=request_id),
+            {"x-amzn-RequestId": request_id},
+            content_type="text/xml",
+        )
+
+    def fail_with(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        times: int = 1,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Answer the next `times` requests with STS error `code` (its real HTTP status unless `status`)."""
+        self.fail_with_reply(self.error_reply(code, message, request_id=request_id), times=times, status=status)
+
+    @property
+    def issued_credentials(self) -> list[IssuedCredentials]:
+        """The credentials handed out so far, oldest first."""
+        with self._lock:
+            return list(self._issued)
+
+    def success_body(self) -> bytes:
+        return self._document(session_token=True)
+
+    def no_token_body(self) -> bytes:
+        return self._document(session_token=False)
+
+    def _document(self, *, session_token: bool) -> bytes:
+        """A minimal answer of `action` with placeholder keys, with or without its session token."""
+        token = "<SessionToken>FwoGZXIvYXdzEPLACEHOLDER</SessionToken>" if session_token else ""
+        return (
+            f'<{self.action}Response xmlns="{STS_NAMESPACE}">'
+            f"<{self.action}Result><Credentials>"
+            f"<AccessKeyId>ASIAEXAMPLEEXAMPLE00</AccessKeyId>{token}"
+            "<SecretAccessKey>c2VjcmV0LWFjY2Vzcy1rZXktZXhhbXBsZQ</SecretAccessKey>"
+            "<Expiration>2099-01-01T00:00:00Z</Expiration>"
+            f"</Credentials></{self.action}Result>"
+            f"</{self.action}Response>"
+        ).encode()
+
+
+class StsEndpoint(StsService):
     """STS AssumeRoleWithWebIdentity at ``POST /`` (or ``/sts``), validating like the real service.
 
     Settings tests change (all restored by `reset()`):
@@ -172,7 +322,6 @@ class StsEndpoint(Endpoint):
         self._key = secrets.token_bytes(32)
         self._token_dir: str | None = None
         self._token_files = 0
-        self._issued: list[IssuedCredentials] = []
         self._defaults()
 
     def _defaults(self) -> None:
@@ -185,8 +334,6 @@ class StsEndpoint(Endpoint):
     def reset(self) -> None:
         """Forget faults, requests, issued credentials and changed settings (issued tokens stay valid)."""
         super().reset()
-        with self._lock:
-            self._issued.clear()
         self._defaults()
 
     # -- web identity tokens --------------------------------------------------------------
@@ -282,19 +429,9 @@ class StsEndpoint(Endpoint):
     def respond(self, request: RecordedRequest, form: Mapping[str, str]) -> Reply:
         return self._assume_role(form, str(uuid.uuid4()))
 
-    def refusal_reply(self, refusal: Refusal, request: RecordedRequest | None) -> Reply:
-        return self.error_reply(refusal.error, refusal.description)
-
     def _validate(self, form: Mapping[str, str]) -> int:
         """The DurationSeconds; `Refusal` for what STS's input validation refuses."""
-        version = form.get("Version")
-        if not version:
-            raise _sts_error("MissingParameter", "The request must contain the parameter Version")
-        if version != "2011-06-15":
-            raise _sts_error(
-                "InvalidAction",
-                f"Could not find operation AssumeRoleWithWebIdentity for version {version[:20]}",
-            )
+        self._check_version(form)
         problems = [problem for member in _MEMBERS for problem in member.problems(form.get(member.param))]
         if problems:
             count = len(problems)
@@ -309,8 +446,7 @@ class StsEndpoint(Endpoint):
     def _assume_role(self, form: Mapping[str, str], request_id: str) -> Reply:
         duration = self._validate(form)
         role_arn, session = form["RoleArn"], form["RoleSessionName"]
-        now = float(int(self.now()))  # whole seconds, like the Date header
-        claims = self._verify_token(form["WebIdentityToken"], now)
+        claims = self._verify_token(form["WebIdentityToken"], float(int(self.now())))
         if self.allowed_roles is not None and role_arn not in self.allowed_roles:
             raise _sts_error("AccessDenied", _DEFAULT_MESSAGES["AccessDenied"])
         if duration > self.max_session_duration:
@@ -318,98 +454,16 @@ class StsEndpoint(Endpoint):
                 "ValidationError",
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
             )
-        match = _ROLE_ARN.fullmatch(role_arn)
-        assert match is not None  # _validate checked it
-        lifetime = float(duration) if self.lifetime_override is None else self.lifetime_override
-        expiration = now + lifetime
-        key_id = "ASIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
-        issued = IssuedCredentials(
-            access_key_id=SecretString(key_id),
-            secret_access_key=SecretString(base64.b64encode(secrets.token_bytes(30)).decode("ascii")),
-            session_token=SecretString("FwoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(240)).decode()),
-            expiration=datetime.fromtimestamp(expiration, UTC),
-            role_arn=role_arn,
-            session_name=session,
-            subject=str(claims.get("sub", "")),
-            request_id=request_id,
-        )
-        with self._lock:
-            self._issued.append(issued)
-        partition, account, role_name = match.group("partition", "account", "name")
-        assumed_arn = f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}"
-        role_id = "AROA" + hashlib.sha256(role_arn.encode()).hexdigest()[:17].upper()
+        issued = self._issue(role_arn, session, duration, str(claims.get("sub", "")), request_id)
         issuer = str(claims.get("iss", ""))
-        body = (
-            f'<AssumeRoleWithWebIdentityResponse xmlns="{STS_NAMESPACE}">\n'
-            "  <AssumeRoleWithWebIdentityResult>\n"
-            f"    <SubjectFromWebIdentityToken>{escape(issued.subject)}</SubjectFromWebIdentityToken>\n"
-            f"    <Audience>{escape(str(claims.get('aud', '')))}</Audience>\n"
-            "    <AssumedRoleUser>\n"
-            f"      <Arn>{escape(assumed_arn)}</Arn>\n"
-            f"      <AssumedRoleId>{role_id}:{escape(session)}</AssumedRoleId>\n"
-            "    </AssumedRoleUser>\n"
-            "    <Credentials>\n"
-            f"      <SessionToken>{issued.session_token.expose_secret()}</SessionToken>\n"
-            f"      <SecretAccessKey>{issued.secret_access_key.expose_secret()}</SecretAccessKey>\n"
-            f"      <Expiration>{_iso8601(expiration, self.fractional_seconds)}</Expiration>\n"
-            f"      <AccessKeyId>{issued.access_key_id.expose_secret()}</AccessKeyId>\n"
-            "    </Credentials>\n"
-            f"    <Provider>{escape(issuer.removeprefix('https://'))}</Provider>\n"
-            "  </AssumeRoleWithWebIdentityResult>\n"
-            "  <ResponseMetadata>\n"
-            f"    <RequestId>{request_id}</RequestId>\n"
-            "  </ResponseMetadata>\n"
-            "</AssumeRoleWithWebIdentityResponse>\n"
+        return self._answer(
+            issued,
+            before=f"    <SubjectFromWebIdentityToken>{escape(issued.subject)}</SubjectFromWebIdentityToken>\n"
+            f"    <Audience>{escape(str(claims.get('aud', '')))}</Audience>\n",
+            after=f"    <Provider>{escape(issuer.removeprefix('https://'))}</Provider>\n",
         )
-        return Reply(200, body.encode("utf-8"), {"x-amzn-RequestId": request_id}, content_type="text/xml")
-
-    # -- scripted errors -----------------------------------------------------------------------
-
-    @staticmethod
-    def error_body(code: str, message: str | None = None, *, request_id: str | None = None) -> bytes:
-        """An STS `ErrorResponse` document for `code` (Sender or Receiver fault by its status)."""
-        status = ERROR_STATUS.get(code, 400)
-        text = _DEFAULT_MESSAGES.get(code, code) if message is None else message
-        return (
-            f'<ErrorResponse xmlns="{STS_NAMESPACE}">\n'
-            "  <Error>\n"
-            f"    <Type>{'Receiver' if status >= 500 else 'Sender'}</Type>\n"
-            f"    <Code>{escape(code)}</Code>\n"
-            f"    <Message>{escape(text)}</Message>\n"
-            "  </Error>\n"
-            f"  <RequestId>{escape(request_id or str(uuid.uuid4()))}</RequestId>\n"
-            "</ErrorResponse>\n"
-        ).encode()
-
-    def error_reply(self, code: str, message: str | None = None, *, request_id: str | None = None) -> Reply:
-        """The whole error answer STS sends for `code`: its HTTP status, XML body and request id header."""
-        request_id = request_id or str(uuid.uuid4())
-        return Reply(
-            ERROR_STATUS.get(code, 400),
-            self.error_body(code, message, request_id=request_id),
-            {"x-amzn-RequestId": request_id},
-            content_type="text/xml",
-        )
-
-    def fail_with(
-        self,
-        code: str,
-        message: str | None = None,
-        *,
-        times: int = 1,
-        status: int | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        """Answer the next `times` requests with STS error `code` (its real HTTP status unless `status`)."""
-        self.fail_with_reply(self.error_reply(code, message, request_id=request_id), times=times, status=status)
 
     # -- for tests -------------------------------------------------------------------------------
-
-    @property
-    def issued_credentials(self) -> list[IssuedCredentials]:
-        """The credentials handed out so far, oldest first."""
-        with self._lock:
-            return list(self._issued)
 
     def make_provider(self, **options: Any) -> WebIdentityCredentialProvider:
         """A `WebIdentityCredentialProvider` for this endpoint, reading a freshly written token file.
@@ -437,24 +491,3 @@ class StsEndpoint(Endpoint):
         path = getattr(provider, "web_identity_token_file", None)
         if path is not None:
             self.write_web_identity_token(path)
-
-    def success_body(self) -> bytes:
-        return self._document(session_token=True)
-
-    def no_token_body(self) -> bytes:
-        return self._document(session_token=False)
-
-    @staticmethod
-    def _document(*, session_token: bool) -> bytes:
-        """A minimal AssumeRoleWithWebIdentity answer with placeholder keys, with or without its token."""
-        token = "<SessionToken>FwoGZXIvYXdzEPLACEHOLDER</SessionToken>" if session_token else ""
-        return (
-            f'<AssumeRoleWithWebIdentityResponse xmlns="{STS_NAMESPACE}">'
-            "<AssumeRoleWithWebIdentityResult><Credentials>"
-            f"<AccessKeyId>ASIAEXAMPLEEXAMPLE00</AccessKeyId>{token}"
-            "<SecretAccessKey>c2VjcmV0LWFjY2Vzcy1rZXktZXhhbXBsZQ</SecretAccessKey>"
-            "<Expiration>2099-01-01T00:00:00Z</Expiration>"
-            "</Credentials></AssumeRoleWithWebIdentityResult>"
-            "</AssumeRoleWithWebIdentityResponse>"
-        ).encode()
-

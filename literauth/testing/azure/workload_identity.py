@@ -11,11 +11,7 @@ AADSTS codes (AADSTS700024 expired assertion, AADSTS70021 no matching federated 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
-import json
 import os
-import secrets
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -26,7 +22,8 @@ from ..._oauth import JWT_BEARER_ASSERTION_TYPE
 from ...azure.workload_identity import WorkloadIdentityCredentialProvider
 from ...credentials import UTC
 from ...provider import RefreshingCredentialProvider
-from .._oauth import FormField, b64url, b64url_decode
+from .._oauth import FormField
+from .._oidc import OidcIssuer
 from .._scratch import ScratchFiles
 from .._server import RecordedRequest, Refusal, Reply, ServerCore
 from .client_secret import (
@@ -89,9 +86,9 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
     fixture_alias: ClassVar[str | None] = None
 
     def __init__(self, server: ServerCore) -> None:
-        self.issuer = f"https://oidc.literauth.test/{uuid.uuid4()}/"
+        self._oidc = OidcIssuer(f"https://oidc.literauth.test/{uuid.uuid4()}/")
+        self.issuer = self._oidc.issuer
         self.subject = DEFAULT_SUBJECT
-        self._key = secrets.token_bytes(32)
         self._federated: dict[str, list[FederatedCredential]] = {}
         self._scratch = ScratchFiles(self, "literauth-azure-wi-")
         super().__init__(server)
@@ -130,7 +127,7 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
 
     def rotate_signing_key(self) -> None:
         """Make every token issued so far fail signature checks, as if the issuer's keys changed."""
-        self._key = secrets.token_bytes(32)
+        self._oidc.rotate()
 
     # -- the OIDC issuer ----------------------------------------------------------------------
 
@@ -144,17 +141,13 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
     ) -> str:
         """A service-account JWT this endpoint accepts until `lifetime` seconds from now (negative: expired)."""
         now = int(self.now())
-        header = {"alg": "HS256", "typ": "JWT", "kid": "literauth-fake-oidc"}
-        claims = {
+        return self._oidc.issue({
             "aud": [EXCHANGE_AUDIENCE if audience is None else audience],
             "iss": self.issuer if issuer is None else issuer,
             "sub": self.subject if subject is None else subject,
             "iat": now, "nbf": now, "exp": int(now + lifetime),
             "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "workload-identity-sa"}},
-        }
-        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
-        signature = hmac.new(self._key, signing_input.encode("ascii"), hashlib.sha256).digest()
-        return f"{signing_input}.{b64url(signature)}"
+        })
 
     def write_federated_token(
         self, path: str | os.PathLike[str] | None = None, *, lifetime: float = TOKEN_LIFETIME, **claims: Any
@@ -242,19 +235,10 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
         Surrounding whitespace is ignored: azure-identity sends the file verbatim, newline
         included (whether Entra trims it is not verified; kubelet-written files have none).
         """
-        parts = assertion.strip().split(".")
-        if len(parts) != 3:
+        claims = self._oidc.signed_claims(assertion)
+        if claims == "not a JWT":
             raise _invalid_assertion("The assertion is not a JWT.")
-        try:
-            header = json.loads(b64url_decode(parts[0]))
-            claims = json.loads(b64url_decode(parts[1]))
-            signature = b64url_decode(parts[2])
-        except (ValueError, UnicodeDecodeError):
-            raise _invalid_assertion("The assertion is not a JWT.") from None
-        if not isinstance(header, dict) or not isinstance(claims, dict):
-            raise _invalid_assertion("The assertion is not a JWT.")
-        expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
-        if header.get("alg") != "HS256" or not hmac.compare_digest(expected, signature):
+        if isinstance(claims, str):
             raise _invalid_assertion("The signature of the assertion could not be verified with the issuer's keys.")
         now = self.now()
         expires, not_before = claims.get("exp"), claims.get("nbf", claims.get("iat", 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .iam import GoogleIamEndpoint
 from .oauth import GoogleOAuthEndpoint, VerifiedAssertion
+from .sts import GoogleStsEndpoint
 
-__all__ = ["GoogleOAuthEndpoint", "VerifiedAssertion"]
+__all__ = ["GoogleIamEndpoint", "GoogleOAuthEndpoint", "GoogleStsEndpoint", "VerifiedAssertion"]
