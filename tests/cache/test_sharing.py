@@ -159,3 +159,19 @@ def test_memory_cache_is_a_bounded_lru() -> None:
         assert held
         with store.lease("k", 0.01) as second:
             assert not second  # single flight within the process
+
+
+def test_invalidate_if_current_drops_the_shared_entry_only_for_the_current_credential(
+    identity: FakeIdentityServer,
+) -> None:
+    clock = FakeClock()
+    first, second = _provider(identity, clock), _provider(identity, clock)
+    bad = first.resolve()
+    assert second.resolve() == bad
+    assert not first.invalidate_if_current(BearerToken(bad.token, bad.expires_at))  # equal, not the same object
+    assert len(default_cache()) == 1
+    assert first.invalidate_if_current(bad)
+    assert len(default_cache()) == 0  # dropped for the other providers too
+    second.invalidate()
+    assert second.resolve() == first.resolve() != bad
+    assert identity.azure.request_count == 2
