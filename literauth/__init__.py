@@ -56,6 +56,8 @@ if _TYPE_CHECKING:
     from .client import Client, ClientConfig, DefaultClient
     from .config import ModelEntry, ModelTable, load_models, loads_models
     from .google import (
+        AuthorizedUserCredentialProvider,
+        ComputeEngineCredentialProvider,
         ExternalAccountCredentialProvider,
         ImpersonatedCredentialProvider,
         VertexOAuthCredentialProvider,
@@ -98,6 +100,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AssumeRoleProvider",
+    "AuthorizedUserCredentialProvider",
     "AwsCredentials",
     "AzureAdCredentialProvider",
     "AzureCliCredentialProvider",
@@ -107,6 +110,7 @@ __all__ = [
     "Client",
     "ClientCertificateCredentialProvider",
     "ClientConfig",
+    "ComputeEngineCredentialProvider",
     "ConfigurationError",
     "ContainerCredentialsProvider",
     "Credential",

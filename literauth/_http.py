@@ -395,6 +395,13 @@ def _chain_types(exc: BaseException) -> str:
 # -- the fetcher ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
+def _is_direct_host(host: str) -> bool:
+    """Whether `host` is reached without a proxy (loopback, a metadata service): asked on every
+    attempt, and parsing the address each time cost a tenth of the fetcher's own work per refresh."""
+    return is_loopback_host(host) or is_metadata_host(host)
+
+
 @dataclasses.dataclass(frozen=True)
 class FetcherConfig:
     """A fetcher's settings, fixed at construction so threads share the fetcher safely.
@@ -550,7 +557,7 @@ class TokenFetcher:
 
     def _proxies_for(self, session: requests.Session, scheme: str, host: str) -> dict[str, str | None] | None:
         """Explicit "no proxy" for loopback and metadata targets, unless the session names one."""
-        if not (is_loopback_host(host) or is_metadata_host(host)):
+        if not _is_direct_host(host):
             return None
         own = session.proxies or {}
         if not self._owns_session and any(key in own for key in (scheme, "all", f"{scheme}://{host}")):

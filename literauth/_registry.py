@@ -106,6 +106,15 @@ CHAINS: tuple[ChainSpec, ...] = (
         config_prefixes=("azure",),
         scoped=True,
     ),
+    ChainSpec(
+        name="google.default",
+        cloud="google",
+        function="literauth.google:default",
+        credential="bearer",
+        commands=("vertex", "google"),
+        config_prefixes=("vertex", "vertex_ai"),
+        scoped=True,
+    ),
 )
 
 SPECS: tuple[ProviderSpec, ...] = (
@@ -247,10 +256,30 @@ SPECS: tuple[ProviderSpec, ...] = (
         credential="bearer",
         required_env=("GOOGLE_APPLICATION_CREDENTIALS",),
         optional_env=("VERTEX_AI_SCOPE",),
-        command="vertex",
-        config_prefixes=("vertex", "vertex_ai"),
         fake="literauth.testing.google.oauth:GoogleOAuthEndpoint",
         extra="vertex-auth",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="google.compute_engine",
+        cloud="google",
+        class_name="ComputeEngineCredentialProvider",
+        module="literauth.google.compute_engine",
+        credential="bearer",
+        required_env=(),  # none: without variables it asks metadata.google.internal
+        optional_env=("GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GCE_METADATA_IP"),
+        fake="literauth.testing.google.metadata:GoogleMetadataEndpoint",
+        scoped=True,
+    ),
+    ProviderSpec(
+        name="google.authorized_user",
+        cloud="google",
+        class_name="AuthorizedUserCredentialProvider",
+        module="literauth.google.authorized_user",
+        credential="bearer",
+        required_env=(),  # none: it reads gcloud's well-known ADC file
+        optional_env=("CLOUDSDK_CONFIG",),
+        fake="literauth.testing.google.user:GoogleUserEndpoint",
         scoped=True,
     ),
     ProviderSpec(

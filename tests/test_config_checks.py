@@ -135,7 +135,7 @@ def test_a_registered_prefix_gets_its_provider_from_the_registry(fake_spec: _reg
 
 
 def test_the_prefixes_named_in_messages_come_from_the_registry(fake_spec: _registry.ProviderSpec) -> None:
-    with pytest.raises(ModelConfigError, match=r"only azure/, bedrock/, vertex/, vertex_ai/, fakecloud/, fake_ai/ do"):
+    with pytest.raises(ModelConfigError, match=r"only azure/, vertex/, vertex_ai/, bedrock/, fakecloud/, fake_ai/ do"):
         loads_models('[[models]]\nname = "a"\nprovider_model = "openai/x"\n', environ={})
 
 

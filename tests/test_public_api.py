@@ -30,12 +30,13 @@ CLOUDS = {"azure", "aws", "google"}
 SHARED_ACROSS_CLOUDS = {"aws._sigv4"}  # pure SigV4: AssumeRole and the SDK adapters use it
 
 PINNED_ALL = [
-    "AssumeRoleProvider", "AwsCredentials", "AzureAdCredentialProvider", "AzureCliCredentialProvider",
-    "BearerAuth", "BearerToken", "ChainProvider", "Client",
-    "ClientCertificateCredentialProvider", "ClientConfig", "ConfigurationError", "ContainerCredentialsProvider",
-    "Credential", "CredentialError", "CredentialProvider", "CredentialSourceError",
-    "DefaultClient", "EnvironmentCredentialsProvider", "ExternalAccountCredentialProvider", "ImpersonatedCredentialProvider",
-    "InstanceMetadataCredentialsProvider", "LiterAuthError", "MalformedResponseError", "ManagedIdentityCredentialProvider",
+    "AssumeRoleProvider", "AuthorizedUserCredentialProvider", "AwsCredentials", "AzureAdCredentialProvider",
+    "AzureCliCredentialProvider", "BearerAuth", "BearerToken", "ChainProvider",
+    "Client", "ClientCertificateCredentialProvider", "ClientConfig", "ComputeEngineCredentialProvider",
+    "ConfigurationError", "ContainerCredentialsProvider", "Credential", "CredentialError",
+    "CredentialProvider", "CredentialSourceError", "DefaultClient", "EnvironmentCredentialsProvider",
+    "ExternalAccountCredentialProvider", "ImpersonatedCredentialProvider", "InstanceMetadataCredentialsProvider", "LiterAuthError",
+    "MalformedResponseError", "ManagedIdentityCredentialProvider",
     "ModelConfigError",
     "ModelEntry", "ModelTable", "ProcessCredentialsProvider", "ProviderStats", "RefreshPolicy", "RefreshingCredentialProvider", "RetryPolicy",
     "SecretString", "SigV4Auth", "SourceNotConfigured", "StaticTokenProvider", "SupportsResolve",

@@ -38,7 +38,7 @@ def test_lookups() -> None:
     assert by_command("nosuch") is None and by_prefix("nosuch") is None
     assert by_command("azure") is by_prefix("azure") is by_name("azure.default")  # the chain, not one source
     assert isinstance(by_command("azure"), ChainSpec)
-    with pytest.raises(ConfigurationError, match="known: azure.default, azure.client_secret"):
+    with pytest.raises(ConfigurationError, match="known: azure.default, google.default, azure.client_secret"):
         by_name("nosuch")
 
 

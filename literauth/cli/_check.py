@@ -133,7 +133,12 @@ def _environment_rows(fetch: bool, ui: Progress, cache: bool) -> list[_Row]:
     environ = dict(os.environ)
     rows = []
     store = command_cache(cache and fetch)
+    checked: set[str] = set()  # a chain's aliases ('token google' for 'token vertex') are checked once
     for setup in SETUPS:
+        if setup.spec is not None:
+            if setup.spec.name in checked:
+                continue
+            checked.add(setup.spec.name)
         row = _Row(setup.kind, setup.class_name, _needed(setup, environ))
         rows.append(row)
         if setup.spec is None and not (environ.get(setup.required_env[0]) or "").strip():

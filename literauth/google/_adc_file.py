@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from ._files import read_json_file
+from ._info import read_info_file
 
 if TYPE_CHECKING:
     from ..provider import CredentialProvider
@@ -25,19 +25,22 @@ SUPPORTED_TYPES = ("service_account", "authorized_user", "external_account", "im
 _PROVIDER = "google.default"
 
 
-def well_known_file(environ: Mapping[str, str], *, windows: bool | None = None) -> str:
-    """The path of gcloud's ADC file: ``$CLOUDSDK_CONFIG/…``, else ``~/.config/gcloud/…`` (``%APPDATA%\\gcloud\\…`` on Windows).
+def well_known_file(environ: Mapping[str, str], *, windows: bool | None = None) -> str | None:
+    """The path of gcloud's ADC file: ``$CLOUDSDK_CONFIG/…``, else ``$HOME/.config/gcloud/…``
+    (``%APPDATA%\\gcloud\\…`` on Windows); None when `environ` names no such directory.
 
-    `windows` None means this machine's answer (tests pass True or False).
+    Only `environ` is read (tests pass a dict; pass `os.environ` for this process), so a
+    test's environment never picks up the developer's own login. `windows` None means this
+    machine's answer.
     """
     config = (environ.get("CLOUDSDK_CONFIG") or "").strip()
     if config:
         return os.path.join(config, ADC_FILE_NAME)
     if os.name == "nt" if windows is None else windows:
-        appdata = (environ.get("APPDATA") or "").strip() or os.path.join(os.path.expanduser("~"), "AppData", "Roaming")
-        return os.path.join(appdata, "gcloud", ADC_FILE_NAME)
-    home = (environ.get("HOME") or "").strip() or os.path.expanduser("~")
-    return os.path.join(home, ".config", "gcloud", ADC_FILE_NAME)
+        appdata = (environ.get("APPDATA") or "").strip()
+        return os.path.join(appdata, "gcloud", ADC_FILE_NAME) if appdata else None
+    home = (environ.get("HOME") or "").strip()
+    return os.path.join(home, ".config", "gcloud", ADC_FILE_NAME) if home else None
 
 
 def provider_from_info(
@@ -63,10 +66,9 @@ def provider_from_info(
         return VertexOAuthCredentialProvider(info, scopes=DEFAULT_SCOPE if scopes is None else scopes,
                                              source=where, **options)
     if kind == "authorized_user":
-        user: CredentialProvider = _federation("authorized_user", "AuthorizedUserCredentialProvider").from_info(
-            info, scopes=scopes, source=where, **options
-        )  # bridge: google-metadata's branch imports its module directly
-        return user
+        from .authorized_user import AuthorizedUserCredentialProvider
+
+        return AuthorizedUserCredentialProvider.from_info(info, scopes=scopes, source=where, **options)
     if kind == "external_account":
         provider: CredentialProvider = _federation("external_account", "ExternalAccountCredentialProvider").from_info(
             info, scopes=scopes, environ=environ, **options
@@ -85,7 +87,13 @@ def provider_from_info(
 
 def _federation(module: str, name: str) -> Any:
     """A federation provider class, imported on first use (most files never need it)."""
-    return getattr(importlib.import_module(f"literauth.google.{module}"), name)
+    try:
+        found = importlib.import_module(f"literauth.google.{module}")
+    except ImportError:
+        found = None  # raised below, outside the handler
+    if found is None:
+        raise ConfigurationError(f"{_PROVIDER}: this literauth has no {name} for {module} files")
+    return getattr(found, name)
 
 
 def provider_from_file(
@@ -96,8 +104,6 @@ def provider_from_file(
     **options: Any,
 ) -> tuple[CredentialProvider, Mapping[str, Any]]:
     """The provider for the ADC file at `path`, and the file's parsed content (for its project id)."""
-    info = read_json_file(path, provider=_PROVIDER, what="credentials file")
-    if not isinstance(info, Mapping):
-        raise ConfigurationError(f"{_PROVIDER}: credentials file {os.fspath(path)} is not a JSON object")
+    info = read_info_file(_PROVIDER, path, "credentials file")
     provider = provider_from_info(info, scopes=scopes, environ=environ, source=f"file {os.fspath(path)}", **options)
     return provider, info

@@ -13,7 +13,6 @@ import dataclasses
 import math
 import os
 import shlex
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from .. import _safejson
 from .._files import check_path, read_small_file
 from .._http import TokenFetcher, TokenRequest
 from .._oauth import parse_oauth_error
+from .._process import mask_line, run
 from .._url import UrlPolicy
 from ..credentials import check_token_text
 from ..errors import ConfigurationError, CredentialSourceError, TokenTextError
@@ -183,21 +183,15 @@ class ExecutableSource:
             return None  # stale or unusable: run the command
 
     def _run(self) -> bytes:
-        failure = None
-        try:
-            done = subprocess.run(
-                self.argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=self.timeout, env=self._env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            failure = f"did not finish within {self.timeout:g} s and was stopped"
-        except OSError as exc:
-            failure = f"could not be started ({type(exc).__name__}: {exc.strerror or 'cannot run it'})"
-        if failure is not None:  # raised outside the handler: the child's output stays out of tracebacks
-            raise _source_error(self._provider, f"the credential executable {self.argv[0]!r} {failure}")
+        """The command's stdout after one bounded run; a non-zero exit quotes its stderr, masked."""
+        done = run(self.argv, timeout=self.timeout, provider=self._provider,
+                   name=f"the credential executable {self.argv[0]!r}", env=self._env)
         if done.returncode != 0:
+            line = mask_line(done.stderr)
             raise _source_error(
-                self._provider, f"the credential executable {self.argv[0]!r} exited with status {done.returncode}"
+                self._provider,
+                f"the credential executable {self.argv[0]!r} exited with status {done.returncode}"
+                + (f": {line}" if line else ""),
             )
         return done.stdout
 

@@ -47,7 +47,9 @@ from .azure.client_certificate import AzureCertificateEndpoint
 from .azure.client_secret import AzureAdEndpoint
 from .azure.managed_identity import AppServiceIdentityEndpoint, ImdsEndpoint
 from .azure.workload_identity import AzureFederatedEndpoint
+from .google.metadata import GoogleMetadataEndpoint
 from .google.oauth import GoogleOAuthEndpoint
+from .google.user import GoogleUserEndpoint
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
@@ -72,7 +74,9 @@ __all__ = [
     "FakeUnavailable",
     "Fault",
     "FormField",
+    "GoogleMetadataEndpoint",
     "GoogleOAuthEndpoint",
+    "GoogleUserEndpoint",
     "ImdsEndpoint",
     "InstanceMetadataEndpoint",
     "NetworkBlocked",
@@ -198,6 +202,8 @@ class FakeIdentityServer(ServerCore):
     def aws_imds(self) -> InstanceMetadataEndpoint:
         """The EC2 IMDSv2 endpoint (`aws.instance_metadata`)."""
         return self._typed("aws.instance_metadata", InstanceMetadataEndpoint)
+
+    @property
     def assume_role(self) -> AssumeRoleEndpoint:
         """The STS AssumeRole endpoint, verifying SigV4 signatures (`aws.assume_role`)."""
         return self._typed("aws.assume_role", AssumeRoleEndpoint)
@@ -206,6 +212,16 @@ class FakeIdentityServer(ServerCore):
     def google(self) -> GoogleOAuthEndpoint:
         """The Google OAuth token endpoint for service accounts (`google.service_account`)."""
         return self._typed("google.service_account", GoogleOAuthEndpoint)
+
+    @property
+    def google_metadata(self) -> GoogleMetadataEndpoint:
+        """The Google metadata server (`google.compute_engine`)."""
+        return self._typed("google.compute_engine", GoogleMetadataEndpoint)
+
+    @property
+    def google_user(self) -> GoogleUserEndpoint:
+        """The Google OAuth endpoint for gcloud user logins' refresh tokens (`google.authorized_user`)."""
+        return self._typed("google.authorized_user", GoogleUserEndpoint)
 
     # -- lifecycle -------------------------------------------------------------------------
 

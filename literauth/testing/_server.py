@@ -160,6 +160,9 @@ class Endpoint:
     #: bounded while (EC2 IMDS "static stability"), instead of refusing them.
     provider_extends_expired: ClassVar[bool] = False
     fixture_alias: ClassVar[str | None] = None  #: an older pytest fixture name for its provider
+    #: Headers the real service sends with every answer (Google's metadata server: Metadata-Flavor);
+    #: a scripted answer standing for the service's own must carry them too.
+    answer_headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, server: ServerCore) -> None:
         self.server = server
@@ -470,6 +473,7 @@ class ServerCore:
         self._ssl_context = ssl_context
         self._stopping = threading.Event()
         self._offset = 0.0
+        self._frozen: float | None = None  # set by `freeze_clock()`: the clock then stands still
         named = endpoints.items() if isinstance(endpoints, Mapping) else ((cls.name, cls) for cls in endpoints)
         #: The endpoints by name (a spec name in `FakeIdentityServer`, else the class's `name`).
         self.endpoints = Endpoints((name, cls(self)) for name, cls in named)
@@ -480,11 +484,23 @@ class ServerCore:
 
     def clock(self) -> float:
         """The server's notion of now: real time plus `advance()`d seconds."""
-        return time.time() + self._offset
+        frozen = self._frozen
+        return time.time() + self._offset if frozen is None else frozen
 
     def advance(self, seconds: float) -> None:
         """Move the server's clock (the `Date` header and issued expiries) forward."""
         self._offset += seconds
+        if self._frozen is not None:
+            self._frozen += seconds
+
+    def freeze_clock(self, at: float | None) -> None:
+        """Stop the server's clock at `at` (epoch seconds), or let it run again (None).
+
+        A simulation whose providers' clock moves only when told keeps the server's with it,
+        so expiries the server computes from its own "now" never depend on how long a step
+        took in real time (the demo's outage windows would shift under load otherwise).
+        """
+        self._frozen = at
 
     def wait(self, seconds: float) -> None:
         """Sleep, but wake at once when the server stops."""

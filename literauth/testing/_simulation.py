@@ -71,8 +71,8 @@ class SimulatedClock:
         self._sync()
 
     def _sync(self) -> None:
-        if self._server is not None:  # JWT iat/exp and STS expirations follow the same time
-            self._server.advance(self.now - self._server.clock())
+        if self._server is not None:  # JWT iat/exp and STS expirations follow the same time, exactly
+            self._server.freeze_clock(self.now)
 
     @property
     def elapsed(self) -> float:

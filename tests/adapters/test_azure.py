@@ -198,6 +198,18 @@ def test_a_chain_serves_other_scopes_through_its_chosen_source(idp: FakeIdentity
     assert ml != current_token(provider) and idp.azure.check_token(ml, audience="https://ml.azure.com")
 
 
+def test_the_azure_default_chain_plugs_in_and_serves_other_scopes(idp: FakeIdentityServer, llm: FakeLlmServer) -> None:
+    from literauth.azure import default_chain
+
+    chain = default_chain(environ=idp.azure.environ(), session=idp.session())
+    client = _client(AzureTokenCredential(chain), llm)
+    assert _chat(client, llm) == 200
+    assert llm.tokens() == [current_token(chain)] and idp.azure.request_count == 1
+    assert [o.status for o in chain.describe()][:2] == ["skipped", "chosen"]  # no AZURE_AD_TOKEN; the secret
+    ml = AzureTokenCredential(chain).get_token(ML_SCOPE).token
+    assert idp.azure.check_token(ml, audience="https://ml.azure.com")
+
+
 def test_close_closes_the_providers_it_made_and_not_the_one_passed_in(idp: FakeIdentityServer) -> None:
     provider = idp.azure_provider()
     with AzureTokenCredential(provider) as credential:

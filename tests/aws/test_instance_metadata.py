@@ -151,7 +151,7 @@ def test_imdsv1_is_never_used_unless_allowed(server: FakeIdentityServer, fake: I
 def test_server_errors_on_the_token_request_are_retried(
     provider: InstanceMetadataCredentialsProvider, fake: InstanceMetadataEndpoint
 ) -> None:
-    fake.outage(500, times=2)
+    fake.enqueue_session(Fault(500), Fault(500))
     provider.resolve()
     assert _steps(fake)[:3] == [("PUT", TOKEN_PATH)] * 3
 

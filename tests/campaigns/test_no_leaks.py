@@ -711,6 +711,95 @@ def test_vertex_paths_leak_nothing(
     evidence.assert_clean({**CHOSEN, **pem_pieces(pem), **pem_pieces(other_pem), **assertions, **access})
 
 
+# -- Google without key files: gcloud user logins, the metadata server, ADC ------------------------------------
+
+
+def test_google_user_and_metadata_paths_leak_nothing(
+    server: FakeIdentityServer, evidence: Evidence, debug_logs: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path,
+) -> None:
+    from literauth import (
+        AuthorizedUserCredentialProvider,
+        ComputeEngineCredentialProvider,
+    )
+    from literauth.google import default
+
+    user = server.google_user
+    info = user.login(client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "session": server.session()}
+    gcloud = tmp_path / "gcloud"
+    user.write_adc_file(gcloud, info)
+
+    # success: from the info, the file, the chain; another scope; a forced refresh; the metadata server
+    provider = AuthorizedUserCredentialProvider.from_info(info, **options)
+    tokens = [provider.resolve(), provider.resolve(force_refresh=True)]
+    scoped = provider.with_scope("https://www.googleapis.com/auth/generative-language")
+    chain = default(environ={"CLOUDSDK_CONFIG": str(gcloud), "HOME": str(tmp_path)}, **options)
+    metadata = ComputeEngineCredentialProvider(endpoint=server.url, **options)
+    tokens += [scoped.resolve(), chain.resolve(), metadata.resolve()]
+    evidence.objects("after fetches", provider, scoped, chain, metadata, *tokens, provider.stats(), chain.describe(),
+                     user.requests, provider._cache_identity()[0])  # type: ignore[index]
+
+    # the endpoint refuses or misbehaves
+    faults: list[tuple[str, Callable[[], None], type[LiterAuthError]]] = [
+        ("outage", lambda: user.fail(503, "unavailable", times=3), TokenEndpointError),
+        ("html", lambda: user.fail(200, "<html>sign in</html>"), MalformedResponseError),
+        ("no expiry", lambda: user.fail(200, json.dumps({"access_token": BODY_TOKEN})), MalformedResponseError),
+        ("redirect", lambda: user.fail(302, "", headers={"Location": "https://evil.example/"}), TokenEndpointError),
+        ("revoked", lambda: user.revoke(REFRESH_TOKEN), TokenEndpointError),
+    ]
+    for name, setup, kind in faults:
+        setup()
+        with AuthorizedUserCredentialProvider.from_info(info, **options) as failing:
+            evidence.expect(name, kind, failing.resolve)
+            evidence.expect(f"{name}, again while cooling down", kind, failing.resolve)
+            evidence.objects(name, failing)
+        user.clear_faults()
+    wrong = dict(info, client_secret=WRONG_SECRET)
+    with AuthorizedUserCredentialProvider.from_info(wrong, **options) as failing:
+        evidence.expect("wrong client secret", TokenEndpointError, failing.resolve)
+
+    # a server echoing both secrets in its error; the metadata server answering with a token it should not
+    def echo(request: Any, form: Mapping[str, str]) -> Reply:
+        body = {"error": "invalid_grant", "error_description": f"bad {form.get('refresh_token')} {form.get('client_secret')}"}
+        return Reply(400, json.dumps(body).encode())
+
+    fresh = user.login(client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
+    monkeypatch.setattr(user, "respond", echo)
+    with AuthorizedUserCredentialProvider.from_info(fresh, **options) as echoed:
+        evidence.expect("echoing server", TokenEndpointError, echoed.resolve)
+    monkeypatch.undo()
+    server.google_metadata.enqueue(Fault(200, json.dumps({"access_token": BODY_TOKEN, "expires_in": 3600}).encode()))
+    with ComputeEngineCredentialProvider(endpoint=server.url, **options) as impostor:
+        evidence.expect("no Metadata-Flavor", MalformedResponseError, impostor.resolve)
+
+    # broken files: never quote a secret
+    broken = {
+        "token_uri with a query": dict(info, token_uri=f"http://token.example/?k={API_KEY}"),
+        "token_uri with a password": dict(info, token_uri=f"https://u:{API_KEY}@token.example/"),
+        "whitespace in the refresh token": dict(info, refresh_token=REFRESH_TOKEN + " x"),
+        "a weird type": dict(info, type="weird"),
+    }
+    for index, (name, content) in enumerate(broken.items()):
+        path = _write(tmp_path / f"broken-{index}.json", content)
+        evidence.expect(name, ConfigurationError, lambda path=path: default(
+            environ={"GOOGLE_APPLICATION_CREDENTIALS": path, "HOME": str(tmp_path)}).resolve())
+    for made in (provider, scoped, chain, metadata):
+        made.close()
+
+    evidence.logs(debug_logs)
+    evidence.text("stderr", capfd.readouterr().err)
+    access = {f"access token {i}": t for i, t in enumerate(user.issued_tokens)}
+    access.update({f"metadata token {i}": t for i, t in enumerate(server.google_metadata.issued)})
+    assert len(access) == 5
+    evidence.assert_clean({**CHOSEN, **access})
+
+
+def _write(path: pathlib.Path, content: Mapping[str, Any]) -> str:
+    path.write_text(json.dumps(content))
+    return str(path)
+
+
 # -- [[models]] configuration ---------------------------------------------------------------------------------
 
 

@@ -58,7 +58,7 @@ def test_an_ascii_terminal_gets_escapes(tmp_path: Path) -> None:
 
 def test_no_environment_hint_for_a_missing_package(tmp_path: Path) -> None:
     key = tmp_path / "key.json"
-    key.write_text("{}")
+    key.write_text('{"type": "service_account"}')
     code = ("import sys; sys.modules['cryptography'] = None; sys.modules['jwt'] = None; "
             "from literauth.cli import main; sys.exit(main(['token', 'vertex']))")
     env = dict(_clean_environ(), GOOGLE_APPLICATION_CREDENTIALS=str(key))

@@ -98,10 +98,11 @@ def test_google_scripted_error_is_oauth_json(server: FakeIdentityServer) -> None
 def test_the_success_body_is_accepted_and_the_no_token_body_refused(server: FakeIdentityServer, name: str) -> None:
     endpoint = server.endpoint(name)
     options = {"sleep": FakeSleep(), "background_refresh": False, "retry": RetryPolicy(max_attempts=1), "cache": False}
-    endpoint.fail(200, endpoint.success_body(), headers={"Content-Type": _type(endpoint.success_body())})
+    service = dict(endpoint.answer_headers)  # what the service sends with every answer (Metadata-Flavor)
+    endpoint.fail(200, endpoint.success_body(), headers={"Content-Type": _type(endpoint.success_body()), **service})
     with server.provider(name, **options) as provider:
         assert provider.resolve().expires_at_epoch is not None
-    endpoint.fail(200, endpoint.no_token_body(), headers={"Content-Type": _type(endpoint.no_token_body())})
+    endpoint.fail(200, endpoint.no_token_body(), headers={"Content-Type": _type(endpoint.no_token_body()), **service})
     with server.provider(name, **options) as provider, pytest.raises(MalformedResponseError):
         provider.resolve()
 

@@ -9,6 +9,7 @@ and answers a session token as text; the GETs need a live token in
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import secrets
@@ -26,7 +27,7 @@ from ...aws.instance_metadata import (
 )
 from ...credentials import UTC, AwsCredentials
 from ...secret import SecretString
-from .._server import RecordedRequest, Refusal, Reply, Route
+from .._server import Fault, RecordedRequest, Refusal, Reply, Route
 from ._metadata import MetadataCredentialsEndpoint
 
 __all__ = ["DEFAULT_ROLE", "InstanceMetadataEndpoint"]
@@ -41,7 +42,8 @@ class InstanceMetadataEndpoint(MetadataCredentialsEndpoint):
     Settings (restored by `reset()`): `role_name` (None: no instance profile), `imdsv1_allowed`,
     `token_status` (an HTTP status to refuse every session token with, as an IMDSv1-only
     service would; None serves them). `issued_tokens` holds the session tokens handed out;
-    `expire_session_tokens()` makes IMDS forget them. Faults as in `MetadataCredentialsEndpoint`.
+    `expire_session_tokens()` makes IMDS forget them. Faults as in `MetadataCredentialsEndpoint`, for
+    the keys requests; `enqueue_session()` scripts the session steps, `black_hole()` stalls both.
     """
 
     name = "aws_imds"
@@ -53,7 +55,33 @@ class InstanceMetadataEndpoint(MetadataCredentialsEndpoint):
         super().__init__(server)
         self._tokens: dict[str, float] = {}  # session token -> when IMDS forgets it
         self._tokens_lock = threading.Lock()
+        self._session_faults: collections.deque[Fault] = collections.deque()
         self._settings()
+
+    # -- faults: `enqueue()` (and `fail()`, `outage()`...) meet the keys requests ----------------
+
+    def enqueue_session(self, *faults: Fault) -> None:
+        """Serve these faults, one per request, to the session steps (the token PUT, the role listing)."""
+        with self._lock:
+            self._session_faults.extend(faults)
+
+    def black_hole(self, seconds: float = 30.0, *, times: int = 1) -> None:
+        """Stall the next `times` requests of either kind for `seconds`, then drop them."""
+        super().black_hole(seconds, times=times)
+        self.enqueue_session(*[Fault(hang=seconds, drop=True)] * times)
+
+    def clear_faults(self) -> None:
+        super().clear_faults()
+        with self._lock:
+            self._session_faults.clear()
+
+    def _record(self, request: RecordedRequest) -> Fault | None:
+        """Faults queued by `enqueue()` meet only keys requests; `enqueue_session()` the steps before."""
+        if self.is_credential_request(request.method, request.path):
+            return super()._record(request)
+        with self._lock:
+            self._requests.append(request)
+            return self._session_faults.popleft() if self._session_faults else None
 
     def _settings(self) -> None:
         self.role_name: str | None = DEFAULT_ROLE
@@ -61,8 +89,10 @@ class InstanceMetadataEndpoint(MetadataCredentialsEndpoint):
         self.token_status: int | None = None
 
     def reset(self) -> None:
-        """Also forget session tokens and restore the settings."""
+        """Also forget session tokens and session faults, and restore the settings."""
         super().reset()
+        with self._lock:
+            self._session_faults.clear()
         with self._tokens_lock:
             self._tokens.clear()
         self._settings()
