@@ -530,7 +530,7 @@ def test_assume_role_and_process_paths_leak_nothing(
     endpoint = server.assume_role
     second = "arn:aws:iam::333333333333:role/leak-check-second-hop"
     endpoint.add_role(second, external_id="leak-check-external-id")
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "cache": False}
 
     # success: static source, a web identity source, two hops; then a signed API call
     first = server.provider("aws.assume_role", **options)
@@ -726,7 +726,7 @@ def test_google_user_and_metadata_paths_leak_nothing(
 
     user = server.google_user
     info = user.login(client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "session": server.session()}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "session": server.session(), "cache": False}
     gcloud = tmp_path / "gcloud"
     user.write_adc_file(gcloud, info)
 
