@@ -17,7 +17,7 @@ LAST_PAUSE = 0.05
 def poll(attempt: Callable[[], bool], timeout: float) -> bool:
     """Call `attempt()` until it returns True or `timeout` seconds (monotonic) have passed.
 
-    Backs off from 2 ms to 50 ms: a waiter notices a release 12 to 48 ms late (measured for
+    Backs off from 2 ms to 50 ms: a waiter notices a release 12 to 27 ms late (measured for
     holds of 20 ms to 1 s, benchmarks/cache.py), once per token lifetime, with no subscribed
     connection and no Redis configuration (keyspace notifications need both).
     """
