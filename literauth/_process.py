@@ -24,6 +24,7 @@ from .errors import ConfigurationError, CredentialSourceError
 
 if TYPE_CHECKING:
     from ._policy import RefreshPolicy
+    from .cache import TokenCache
     from .provider import Spawn
 
 __all__ = ["Completed", "ProcessOptions", "check_timeout", "mask_line", "run", "which"]
@@ -51,6 +52,7 @@ class ProcessOptions(TypedDict, total=False):
     background_refresh: bool
     spawn: Spawn
     rand: Callable[[], float]
+    cache: TokenCache | bool | None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,9 @@
 refreshes it ahead of expiry on a background job while it stays valid, and fetches in the
 caller only when no usable credential exists: one fetch for any number of callers, who wait
 for it no longer than the fetch's own budget (`fetch_budget()`). Subclasses implement
-`_fetch()` and nothing else.
+`_fetch()`, and `_cache_identity()` to share their tokens through a token cache
+(`literauth.cache`, the ``cache=`` option): the engine asks the cache before each fetch and
+writes through after it, in `_run()`, through a `CacheLink` kept in the settings.
 
 Locking. A `readerwriterlock` fair lock guards the cache state, and nothing slow or unbounded
 ever runs under it: its write lock is held for the double-check that decides who fetches,
@@ -52,6 +54,8 @@ from readerwriterlock import rwlock
 
 from ._http import DEFAULT_TIMEOUT, Timeout, TokenFetcher
 from ._policy import RefreshPolicy, RetryPolicy
+from .cache import TokenCache, default_cache
+from .cache._link import CacheLink
 from .credentials import UTC, BearerToken, Credential
 from .errors import (
     ConfigurationError,
@@ -200,6 +204,9 @@ class ProviderOptions(TypedDict, total=False):
     - background_refresh: refresh on a background job (True, the default) or inline in one caller.
     - spawn: `spawn(job, name)` runs a background refresh job; default `start_daemon_thread`.
     - rand: returns a float in [0, 1) that places the jitter of each refresh point.
+    - cache: where tokens are shared beyond this provider (`literauth.cache`): None (the default)
+      is the process-wide `MemoryCache`, False keeps them to this provider, a `FileCache` or
+      `RedisCache` shares them with other processes. Read before fetching, written after.
     """
 
     session: requests.Session | None
@@ -213,6 +220,7 @@ class ProviderOptions(TypedDict, total=False):
     background_refresh: bool
     spawn: Spawn
     rand: Callable[[], float]
+    cache: TokenCache | bool | None
 
 
 _OPTION_NAMES = tuple(sorted(ProviderOptions.__optional_keys__))
@@ -263,6 +271,7 @@ class _Entry:
     refresh_at: float
     usable_until: float
     generation: int = 0  # set when published
+    fetched: bool = True  # False: taken from the shared cache, not a token request of ours
 
     def state(self, now: float) -> _State:
         if now < self.refresh_at:
@@ -320,6 +329,8 @@ class ProviderStats:
     #: The expiry the endpoint stated for the cached credential while the provider serves it
     #: past that (EC2 IMDS static stability during an outage); None otherwise.
     expiry_extended_from: datetime | None = None
+    cache_loads: int = 0  #: credentials taken from the shared cache instead of fetched
+    cache_rejects: int = 0  #: shared-cache entries ignored: unparsable, another version, failed authentication
 
 
 _providers: weakref.WeakSet[RefreshingCredentialProvider] = weakref.WeakSet()
@@ -453,6 +464,7 @@ class RefreshingCredentialProvider(CredentialProvider):
         """Double-check under the write lock, then fetch, wait for a fetch, or raise."""
         seen_generation, seen_failures = self._generation, self._failures
         error: LiterAuthError | None = None
+        dropped: Credential | None = None
         owner = False
         with self._lock.gen_wlock():
             now = self._clock()
@@ -473,12 +485,15 @@ class RefreshingCredentialProvider(CredentialProvider):
             else:
                 if force and entry is not None and entry.generation == seen_generation:
                     self._entry = None  # the caller said it is bad: not served again
+                    dropped = entry.credential
                 if pending is None or now >= pending.deadline:  # none, or abandoned
                     pending = self._pending = _PendingFetch(now + self._settings.budget, self._epoch)
                     owner = True
         if error is not None:
             raise error
         assert pending is not None
+        if dropped is not None:
+            self._discard_shared(dropped)  # or the fetch would read the bad credential back
         if owner:
             self._run(pending)
         else:
@@ -511,8 +526,12 @@ class RefreshingCredentialProvider(CredentialProvider):
         result: _Entry | LiterAuthError | None = None  # None: interrupted (KeyboardInterrupt...)
         try:
             issued_at = self._clock()
+            link = self._settings.cache
             try:
-                result = self._new_entry(self._fetch(), issued_at)
+                if link is None:
+                    result = self._new_entry(self._fetch(), issued_at)
+                else:  # the shared cache first; a fetch (written through) only on a miss
+                    result = link.obtain(self, issued_at, self._settings.budget)
             except LiterAuthError as exc:
                 result = _fresh_copy(exc)  # traceback-free and unchained: safe to keep
             except Exception as exc:  # noqa: BLE001 - anything failing here is a failed fetch
@@ -550,7 +569,7 @@ class RefreshingCredentialProvider(CredentialProvider):
                 self._token_requests += 1
                 outcome = self._closed_error()
             elif isinstance(result, _Entry):
-                self._token_requests += 1
+                self._token_requests += result.fetched
                 cached = self._entry
                 if wanted and (current or cached is None or result.usable_until > cached.usable_until):
                     outcome = self._publish(result)
@@ -644,10 +663,13 @@ class RefreshingCredentialProvider(CredentialProvider):
         """Drop the cached credential and any remembered failure; the next resolve() fetches.
 
         Never waits for a fetch. A fetch already running is left to finish: its waiters get
-        its outcome, but it is not cached.
+        its outcome, but it is not cached. The shared cache's entry is deleted too if it still
+        holds the dropped credential, so other processes stop serving it.
         """
         with self._lock.gen_wlock():
-            self._drop()
+            dropped = self._drop()
+        if dropped is not None:
+            self._discard_shared(dropped.credential)
 
     def invalidate_if_current(self, credential: Credential) -> bool:
         """`invalidate()`, but only while the cache holds this very `credential` object.
@@ -662,16 +684,36 @@ class RefreshingCredentialProvider(CredentialProvider):
             if entry is None or entry.credential is not credential:
                 return False
             self._drop()
-            return True
+        self._discard_shared(credential)  # other processes stop serving it too
+        return True
 
-    def _drop(self) -> None:
-        """Forget the cache, the fetch in flight and any remembered failure; caller holds the write lock."""
+    def _drop(self) -> _Entry | None:
+        """Forget the cache, the fetch in flight and any remembered failure; caller holds the write lock.
+
+        Returns the entry dropped, for the caller to drop from the shared cache once unlocked.
+        """
+        dropped, self._entry = self._entry, None
         self._epoch += 1
-        self._entry = None
         self._pending = None
         self._last_error = None
         self._error_until = 0.0
         self._retry_not_before = 0.0
+        return dropped
+
+    def _discard_shared(self, credential: Credential) -> None:
+        """Delete the shared cache's entry if it still holds `credential` (no lock held: I/O)."""
+        link = self._settings.cache
+        if link is not None:
+            link.discard(self, credential)
+
+    def _cache_identity(self) -> tuple[dict[str, str], bytes | None] | None:
+        """Who this provider fetches for, to share its tokens: (non-secret fields, local secret).
+
+        The fields name the identity (tenant, client, scope, endpoint...), never a secret; the
+        secret is what the identity holds locally (a client secret, a private key) or None when
+        it has none (metadata servers, federated token files). None (this default): not shared.
+        """
+        return None
 
     def schedule(self) -> Schedule | None:
         """The cached credential's refresh point and end of service; None when nothing is cached."""
@@ -690,6 +732,7 @@ class RefreshingCredentialProvider(CredentialProvider):
             hits = _count(self._hit_ticks)
             resolves = _count(self._resolve_ticks)
             entry = self._entry
+            link = self._settings.cache
             return ProviderStats(
                 resolves=resolves,
                 cache_hits=hits,
@@ -701,6 +744,8 @@ class RefreshingCredentialProvider(CredentialProvider):
                 else datetime.fromtimestamp(self._last_refresh, UTC),
                 expires_at=None if entry is None else entry.credential.expires_at,
                 refreshing=self._pending is not None,
+                cache_loads=0 if link is None else link.loads,
+                cache_rejects=0 if link is None else link.rejects,
             )
 
     def close(self) -> None:
@@ -749,7 +794,8 @@ class _Settings:
     background: bool
     spawn: Spawn
     rand: Callable[[], float]
-    budget: float  #: how long a caller waits for another's fetch (`fetch_budget`)
+    budget: float  #: how long a caller waits for another's fetch (`fetch_budget`); the lease's duration
+    cache: CacheLink | None  #: the shared token cache: per provider, so held here, not as an attribute
     thread_name: str  #: the background refresh thread's name
 
 
@@ -814,6 +860,11 @@ def _check_options(cls_name: str, name: str, options: Mapping[str, object]) -> _
         problem = str(exc)
     if problem:  # raised here, outside the handler: no chained context
         raise ConfigurationError(f"{name}: {problem}")
+    cache = options.get("cache", None)
+    if cache is None:
+        cache = default_cache()
+    elif cache is not False and not isinstance(cache, TokenCache):
+        bad("cache", "None (the process-wide MemoryCache), False or a TokenCache (literauth.cache)")
     http = HttpOptions(
         session=session,  # type: ignore[arg-type]
         timeout=timeout,  # type: ignore[arg-type]
@@ -829,6 +880,7 @@ def _check_options(cls_name: str, name: str, options: Mapping[str, object]) -> _
         rand=options.get("rand", random.random),  # type: ignore[arg-type]
         budget=fetch_budget(http.timeout, http.retry),
         thread_name=f"literauth-refresh-{name}",
+        cache=None if cache is False else CacheLink(cache),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Flask
 
 from literauth import AzureAdCredentialProvider, BearerToken
+from literauth.cache import FileCache
 
 _OFFSET_FILE = os.environ.get("LITERAUTH_WSGI_CLOCK")
 
@@ -33,7 +34,11 @@ def _clock() -> float:
 
 
 def _make_provider() -> AzureAdCredentialProvider:
-    made = AzureAdCredentialProvider.from_env(clock=_clock)
+    cache_dir = os.environ.get("LITERAUTH_WSGI_CACHE_DIR")  # a FileCache shared by the workers
+    if cache_dir:
+        made = AzureAdCredentialProvider.from_env(clock=_clock, cache=FileCache(cache_dir))
+    else:
+        made = AzureAdCredentialProvider.from_env(clock=_clock)
     assert isinstance(made, AzureAdCredentialProvider)  # the test sets no AZURE_AD_TOKEN
     return made
 

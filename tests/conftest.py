@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from literauth.cache import default_cache
 from literauth.testing import FakeClock, FakeIdentityServer, FakeSleep, ServerCore
 from literauth.testing._clock import START
 from literauth.testing._guard import NetworkGuard
@@ -59,6 +60,31 @@ def _network_guard() -> Iterator[None]:
     violations = NETWORK_GUARD.take_violations()
     if violations:
         pytest.fail("; ".join(violations), pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The user's token cache (`literauth token`'s FileCache) is a temporary directory, for
+    this process and the commands it runs: tests never read or write the real one."""
+    import tempfile
+
+    config.stash[_CACHE_HOME] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="literauth-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    shutil.rmtree(config.stash.get(_CACHE_HOME, ""), ignore_errors=True)
+
+
+_CACHE_HOME = pytest.StashKey[str]()
+
+
+@pytest.fixture(autouse=True)
+def _empty_token_cache() -> Iterator[None]:
+    """Each test starts with an empty process-wide token cache (`literauth.cache.default_cache()`)."""
+    default_cache().clear()
+    yield
+    default_cache().clear()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def test_unknown_option_is_a_type_error_suggesting_the_closest_name(typo: str, m
 
 
 def test_unknown_option_without_a_close_name_lists_the_options() -> None:
-    with pytest.raises(TypeError, match="'zzz'; the options are background_refresh, clock, "):
+    with pytest.raises(TypeError, match="'zzz'; the options are background_refresh, cache, clock, "):
         ScriptedProvider(zzz=1)
 
 

@@ -18,7 +18,7 @@ PACKAGE = pathlib.Path(literauth.__file__).parent
 LAYERS = [
     {"_version", "errors", "secret"},
     {"credentials", "_policy"},
-    {"_url", "_deadline", "_http", "_xml", "_env", "_files", "_safejson", "aws._sigv4"},
+    {"_url", "_deadline", "_http", "_xml", "_env", "_files", "_safejson", "aws._sigv4", "cache"},
     {"_oauth", "provider", "_registry", "_process"},
     {"chain"},
     {"azure", "aws", "google"},

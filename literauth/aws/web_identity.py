@@ -136,3 +136,10 @@ class WebIdentityCredentialProvider(RefreshingCredentialProvider):
 
     def _repr_fields(self) -> dict[str, object]:
         return {"role_arn": self._role_arn, "region": self._region, "session_name": self._session_name}
+
+    def _cache_identity(self) -> tuple[dict[str, str], None]:
+        """Role, session name, duration and STS endpoint; the web identity token file is no
+        stable secret (the kubelet rotates it)."""
+        fields = {"role_arn": self._role_arn, "session_name": self._session_name,
+                  "duration": str(self._duration), "endpoint": self._fetcher.url, "token_file": self._token_file}
+        return fields, None

@@ -116,3 +116,21 @@ class ConfidentialClientProvider(RefreshingCredentialProvider):
 
     def _repr_fields(self) -> dict[str, object]:
         return {"tenant_id": self._tenant_id, "client_id": self._client_id, "scope": self._scope}
+
+    def _cache_identity(self) -> tuple[dict[str, str], bytes | None]:
+        """Tenant, client, scope and token URL; the client secret when it is one (a subclass
+        with an assertion callable says what its local secret is, in `_cache_secret()`)."""
+        fields = {"tenant": self._tenant_id, "client": self._client_id, "scope": self._scope,
+                  "endpoint": self._token_url, **self._cache_fields()}
+        authentication = self._authentication
+        if isinstance(authentication, SecretString):
+            return fields, authentication.expose_secret().encode("utf-8")
+        return fields, self._cache_secret()
+
+    def _cache_fields(self) -> dict[str, str]:
+        """More fields naming the identity, for a subclass (the federated token file's path)."""
+        return {}
+
+    def _cache_secret(self) -> bytes | None:
+        """The secret behind the client assertion, if it is held locally; None by default."""
+        return None

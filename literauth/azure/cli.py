@@ -157,6 +157,10 @@ class AzureCliCredentialProvider(RefreshingCredentialProvider):
     def _repr_fields(self) -> dict[str, object]:
         return {"scope": self._scope, "tenant_id": self._tenant_id, "command": self._command}
 
+    def _cache_identity(self) -> tuple[dict[str, str], None]:
+        """Scope, tenant and the command run; the login lives in the CLI, not here: no secret."""
+        return {"scope": self._scope, "tenant": self._tenant_id or "", "command": self._command}, None
+
 
 def parse_output(stdout: bytes) -> BearerToken:
     """The token in `az account get-access-token --output json`'s answer.

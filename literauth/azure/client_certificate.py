@@ -353,6 +353,11 @@ class ClientCertificateCredentialProvider(ConfidentialClientProvider):
         token: str = self._jwt.encode(claims, loaded.key, algorithm="RS256", headers=headers)
         return SecretString(token)
 
+    def _cache_secret(self) -> bytes:
+        """The certificate file's bytes (with its private key) and the password that opens it."""
+        password = self._source.password
+        return self._source.data + b"\x00" + (b"" if password is None else password.expose_secret().encode("utf-8"))
+
     def _repr_fields(self) -> dict[str, object]:
         fields = {**super()._repr_fields(), "thumbprint": self.thumbprint}
         if self._source.path is not None:

@@ -209,6 +209,13 @@ class ManagedIdentityCredentialProvider(RefreshingCredentialProvider):
         """One GET to the chosen endpoint; its answer parsed by `parse_token`."""
         return parse_token(self._fetcher.send(self._request, parse_error))
 
+    def _cache_identity(self) -> tuple[dict[str, str], None]:
+        """Flavour, endpoint, scope and the user-assigned identity; no local secret."""
+        fields = {"flavour": self._flavour, "endpoint": self._token_url, "scope": self._scope}
+        if self._identity is not None:
+            fields[self._identity[0]] = self._identity[1]
+        return fields, None
+
     def _repr_fields(self) -> dict[str, object]:
         fields: dict[str, object] = {"flavour": self._flavour, "scope": self._scope}
         if self._identity is not None:

@@ -99,5 +99,8 @@ class WorkloadIdentityCredentialProvider(ConfidentialClientProvider):
         """The file's token now: the kubelet may have rotated it since the last request."""
         return read_token_file(self._token_file, provider=_PROVIDER, what="federated token file")
 
+    def _cache_fields(self) -> dict[str, str]:
+        return {"token_file": self._token_file}
+
     def _repr_fields(self) -> dict[str, object]:
         return {**super()._repr_fields(), "token_file": self._token_file}

@@ -106,6 +106,8 @@ def _add_token(commands: argparse._SubParsersAction[_Parser], common: _Parser) -
     token.add_argument("--format", choices=FORMATS, default=None,
                        help=f"token (default for bearer tokens), json (default for AWS keys: {aws}), env "
                             "(shell export lines) or credential-process (AWS CLI/SDK credential_process JSON)")
+    token.add_argument("--no-cache", action="store_true",
+                       help="fetch a new credential instead of reading (and writing) the user's token cache")
     token.set_defaults(handler=_token.run)
 
 
@@ -119,6 +121,9 @@ def _add_check(commands: argparse._SubParsersAction[_Parser], common: _Parser) -
     )
     check.add_argument("config", nargs="?", metavar="CONFIG.toml", help="a [[models]] configuration file")
     check.add_argument("--fetch", action="store_true", help="also resolve each provider once")
+    check.add_argument("--no-cache", action="store_true",
+                       help="with --fetch: fetch anew instead of reading the token cache (the user's file "
+                            "cache; a CONFIG's own [cache] table)")
     check.set_defaults(handler=_check.run)
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .._registry import CHAINS, SPECS, by_name
 from ..chain import ChainProvider
@@ -37,7 +38,7 @@ from ..errors import (
 from ..provider import CredentialProvider, RefreshingCredentialProvider
 from ._common import EXIT_FAILURE, EXIT_OK, iso, one_line
 from ._progress import Progress
-from ._setups import SETUPS, Setup, build, close, substitutes
+from ._setups import SETUPS, Setup, build, close, command_cache, substitutes
 
 __all__ = ["run"]
 
@@ -127,10 +128,11 @@ def _show_result(row: _Row, credential: Credential | None, error: str | None) ->
 # -- the environment -------------------------------------------------------------------------
 
 
-def _environment_rows(fetch: bool, ui: Progress) -> list[_Row]:
+def _environment_rows(fetch: bool, ui: Progress, cache: bool) -> list[_Row]:
     """A row per `token` kind; `static` unset is reported, not counted as a failure."""
     environ = dict(os.environ)
     rows = []
+    store = command_cache(cache and fetch)
     checked: set[str] = set()  # a chain's aliases ('token google' for 'token vertex') are checked once
     for setup in SETUPS:
         if setup.spec is not None:
@@ -143,7 +145,8 @@ def _environment_rows(fetch: bool, ui: Progress) -> list[_Row]:
             row.status = "unused"  # only 'token static' reads it
             continue
         try:
-            provider = build(setup, environ, background_refresh=False)
+            options: dict[str, Any] = {} if setup.spec is None else {"cache": store}
+            provider = build(setup, environ, background_refresh=False, **options)
         except ConfigurationError as exc:
             row.fail("not usable", _note(str(exc)))
             continue
@@ -218,12 +221,13 @@ def _explain_chains(entries: Sequence[EntryReport], rows: list[_Row], environ: M
         close(chain)
 
 
-def _config_check(path: str, fetch: bool, ui: Progress) -> tuple[list[_Row], list[str]]:
+def _config_check(path: str, fetch: bool, ui: Progress, cache: bool) -> tuple[list[_Row], list[str]]:
     """Rows for a configuration file, and problems that belong to no model.
 
     `config.inspect()` reads the file as `load_models()` does (regular files only, size
     capped, never blocking), so a directory, a FIFO or a huge file is refused in its words
-    (a `ConfigurationError`, printed by `main`). Only a usable file is loaded, for `--fetch`.
+    (a `ConfigurationError`, printed by `main`). Only a usable file is loaded, for `--fetch`;
+    its `[cache]` table chooses the token cache, unless `--no-cache` turns it off.
     """
     environ = dict(os.environ)
     report = inspect(path, environ=environ)
@@ -234,7 +238,8 @@ def _config_check(path: str, fetch: bool, ui: Progress) -> tuple[list[_Row], lis
         general.append(f"{report.source}: no [[models]] entries")
     if fetch and report.usable:
         try:
-            table = load_models(path, environ=environ, background_refresh=False)
+            options: dict[str, Any] = {} if cache else {"cache": False}
+            table = load_models(path, environ=environ, background_refresh=False, **options)
         except ConfigurationError as exc:  # the file changed since it was inspected
             general.append(one_line(str(exc)))
             return rows, general
@@ -286,10 +291,10 @@ def run(args: argparse.Namespace, ui: Progress) -> int:
     """The `check` command."""
     general: list[str] = []
     if args.config is not None:
-        rows, general = _config_check(args.config, args.fetch, ui)
+        rows, general = _config_check(args.config, args.fetch, ui, not args.no_cache)
         first = "MODEL"
     else:
-        rows = _environment_rows(args.fetch, ui)
+        rows = _environment_rows(args.fetch, ui, not args.no_cache)
         first = "SETUP"
     if rows:
         sys.stdout.write(_table(rows, first))

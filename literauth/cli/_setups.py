@@ -8,15 +8,35 @@ LITERAUTH_TOKEN) is the CLI's own kind.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from .._registry import AnySpec, ProviderSpec, commands
+from ..cache import FileCache
 from ..errors import ConfigurationError
 from ..provider import CredentialProvider, StaticTokenProvider
 from ._common import STATIC_TOKEN_VARIABLE
 
-__all__ = ["SETUPS", "STATIC", "Setup", "build", "by_kind", "close", "substitutes"]
+__all__ = ["SETUPS", "STATIC", "Setup", "build", "by_kind", "close", "command_cache", "substitutes"]
+
+_log = logging.getLogger("literauth.cli")
+
+
+def command_cache(enabled: bool) -> FileCache | bool:
+    """The store `token` and `check --fetch` share tokens through: the user's `FileCache`.
+
+    So a shell loop running `literauth token` costs one token request per token lifetime.
+    False with ``--no-cache``, or when the cache cannot be used (its directory is refused,
+    `cryptography` is missing): the command then fetches, after one WARNING saying why.
+    """
+    if not enabled:
+        return False
+    try:
+        return FileCache()
+    except ConfigurationError as exc:
+        _log.warning("%s; going on without the token cache (--no-cache skips it)", exc)
+        return False
 
 STATIC = "static"
 

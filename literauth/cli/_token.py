@@ -21,7 +21,7 @@ from ..errors import ConfigurationError
 from ..provider import CredentialProvider, RefreshingCredentialProvider
 from ._common import EXIT_OK, PROG, STATIC_TOKEN_VARIABLE, UsageError, iso
 from ._progress import Progress
-from ._setups import SETUPS, Setup, build, by_kind, close
+from ._setups import SETUPS, Setup, build, by_kind, close, command_cache
 
 __all__ = ["DEFAULT_FORMAT", "FORMATS", "render_credential", "run"]
 
@@ -155,7 +155,8 @@ def run(args: argparse.Namespace, ui: Progress) -> int:
     fmt: str = args.format or DEFAULT_FORMAT[setup.credential]
     _check_usage(setup, fmt, args.scope)
     environ = dict(os.environ)
-    provider = build(setup, environ, background_refresh=False)
+    options = {} if setup.spec is None else {"cache": command_cache(not args.no_cache)}
+    provider = build(setup, environ, background_refresh=False, **options)
     _log.debug("%s: %r built from the environment", setup.kind, provider)
     try:
         if isinstance(provider, ChainProvider):  # the chosen source (and why) is logged at INFO

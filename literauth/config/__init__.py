@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
 from ..credentials import Credential
 from ..errors import ConfigProblem, ModelConfigError
 from ..provider import CredentialProvider, RefreshingCredentialProvider
+from ._cache import cache_option
 from ._document import (
     MAX_FILE_BYTES,
     TEXT_SOURCE,
@@ -242,6 +243,10 @@ def _analyse(source: str, text: str, environ: Mapping[str, str], options: Mappin
         return _Analysis((), {}, (document,))
     tables, problems = model_tables(source, document)
     entries = check_entries(source, tables, environ)
+    cache, cache_problems = cache_option(source, document, environ)
+    problems += cache_problems
+    if cache is not None and "cache" not in options:  # an option given in code wins over the file
+        options = {**options, "cache": cache}
     identities = share_identities(source, entries, environ, options)  # also for broken entries: finds more
     problems += [problem for entry in entries for problem in entry.problems]
     problems += identities.problems

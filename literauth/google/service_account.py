@@ -321,6 +321,16 @@ class VertexOAuthCredentialProvider(RefreshingCredentialProvider):
     def _repr_fields(self) -> dict[str, object]:
         return {"client_email": self.client_email, "scopes": " ".join(self._scopes)}
 
+    def _cache_identity(self) -> tuple[dict[str, str], bytes]:
+        """Account, key id, scopes and token URI; the private key is the secret."""
+        serialization = _crypto_modules()[1]
+        key = self._account.signing_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
+        )
+        fields = {"client_email": self._account.client_email, "key_id": self._account.key_id,
+                  "scopes": " ".join(self._scopes), "endpoint": self._account.token_uri}
+        return fields, key
+
     # -- the token request -------------------------------------------------------------------
 
     def _assertion(self, now: float) -> SecretString:

@@ -289,7 +289,7 @@ def test_azure_paths_leak_nothing(
 ) -> None:
     client_id, _ = server.azure.add_client(client_secret=CLIENT_SECRET)
     clock = FakeClock(server.clock())
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "clock": clock}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "clock": clock, "cache": False}
     issued: dict[str, str] = {}
 
     def build(**extra: Any) -> AzureAdCredentialProvider:
@@ -410,7 +410,7 @@ def test_sts_paths_leak_nothing(
     token_file = pathlib.Path(server.sts.write_web_identity_token(tmp_path / "token"))
     web_token = token_file.read_text().strip()
     clock = FakeClock(server.clock())
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "clock": clock}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "clock": clock, "cache": False}
 
     def build(**extra: Any) -> WebIdentityCredentialProvider:
         return server.sts_provider(**{"web_identity_token_file": str(token_file), **options, **extra})  # type: ignore[no-any-return]
@@ -530,7 +530,7 @@ def test_assume_role_and_process_paths_leak_nothing(
     endpoint = server.assume_role
     second = "arn:aws:iam::333333333333:role/leak-check-second-hop"
     endpoint.add_role(second, external_id="leak-check-external-id")
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "cache": False}
 
     # success: static source, a web identity source, two hops; then a signed API call
     first = server.provider("aws.assume_role", **options)
@@ -731,7 +731,7 @@ def test_vertex_paths_leak_nothing(
     key_file = server.google.write_key_file(tmp_path / "sa.json", info)
     pem = info["private_key"]
     other_pem = _pem(ec.generate_private_key(ec.SECP256R1()))
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "cache": False}
 
     # success from a file, from the parsed JSON and from its text; another scope; forced refresh
     provider = VertexOAuthCredentialProvider.from_key_file(key_file, **options)
@@ -838,7 +838,7 @@ def test_google_user_and_metadata_paths_leak_nothing(
 
     user = server.google_user
     info = user.login(client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "session": server.session()}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "session": server.session(), "cache": False}
     gcloud = tmp_path / "gcloud"
     user.write_adc_file(gcloud, info)
 

@@ -36,7 +36,7 @@ from .test_no_leaks import CHOSEN, Evidence, aws_secrets, closed_port
 ENV_KEY_ID = "AKIALEAKCHECKENVKEY01"
 ENV_SECRET = "LeakCheck/Env+Secret/Access/Key/0123456789ab"
 ENV_TOKEN = "IQoJb3JpZ2luLeakCheckEnvSessionToken9f8e7d6c"
-OPTIONS: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False}
+OPTIONS: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "cache": False}  # each fetches
 
 
 @pytest.fixture

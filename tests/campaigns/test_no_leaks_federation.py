@@ -61,7 +61,7 @@ def test_federation_paths_leak_nothing(
     sts = server.endpoint("google.external_account")
     iam = server.endpoint("google.impersonated")
     assert isinstance(sts, GoogleStsEndpoint) and isinstance(iam, GoogleIamEndpoint)
-    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "session": server.session()}
+    options: dict[str, Any] = {"sleep": FakeSleep(), "background_refresh": False, "session": server.session(), "cache": False}
     aws_env = {**sts.aws_keys.environ(), "AWS_REGION": "us-east-1"}
     sts.register_client("wf-client", CLIENT_SECRET)
 

@@ -89,6 +89,7 @@ def make(clock: SyncedClock) -> Callable[..., VertexOAuthCredentialProvider]:
         options.setdefault("clock", clock)
         options.setdefault("sleep", FakeSleep())
         options.setdefault("background_refresh", False)
+        options.setdefault("cache", False)  # each provider fetches: the fake's answers are under test
         return VertexOAuthCredentialProvider.from_service_account_json(dict(info), **options)
 
     return build

@@ -57,12 +57,12 @@ def _get(url: str, timeout: float) -> requests.Response:
 class Gunicorn:
     """A gunicorn master serving tests/_wsgi_app.py, with its log captured to a file."""
 
-    def __init__(self, env: dict[str, str], log: pathlib.Path) -> None:
+    def __init__(self, env: dict[str, str], log: pathlib.Path, *, preload: bool = True) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         command = [
-            sys.executable, "-m", "gunicorn", "--preload",
+            sys.executable, "-m", "gunicorn", *(["--preload"] if preload else []),
             "-w", str(WORKERS), "--threads", str(THREADS), "-b", f"127.0.0.1:{self.port}",
             "--timeout", "20", "--graceful-timeout", "10", "--log-level", "info",
             "--chdir", str(ROOT), "tests._wsgi_app:app",
@@ -78,7 +78,7 @@ class Gunicorn:
             try:
                 if _get(self.url + "/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # without --preload a worker imports slowly
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"gunicorn did not answer within {STARTUP_TIMEOUT} s:\n{self.text()[-3000:]}")

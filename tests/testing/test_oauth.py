@@ -97,7 +97,7 @@ def test_google_scripted_error_is_oauth_json(server: FakeIdentityServer) -> None
 @pytest.mark.parametrize("name", NAMES)
 def test_the_success_body_is_accepted_and_the_no_token_body_refused(server: FakeIdentityServer, name: str) -> None:
     endpoint = server.endpoint(name)
-    options = {"sleep": FakeSleep(), "background_refresh": False, "retry": RetryPolicy(max_attempts=1)}
+    options = {"sleep": FakeSleep(), "background_refresh": False, "retry": RetryPolicy(max_attempts=1), "cache": False}
     service = dict(endpoint.answer_headers)  # what the service sends with every answer (Metadata-Flavor)
     endpoint.fail(200, endpoint.success_body(), headers={"Content-Type": _type(endpoint.success_body()), **service})
     with server.provider(name, **options) as provider:
