@@ -641,7 +641,8 @@ def test_sso_and_profile_paths_leak_nothing(
         return SsoCredentialProvider(
             start_url=DEFAULT_START_URL, sso_region="us-east-1", account_id=DEFAULT_ACCOUNT, role_name=DEFAULT_ROLE,
             session_name=DEFAULT_SESSION, profile="leak", token_cache_dir=cache, endpoint=server.url,
-            session=server.session(), **{**options, **extra},
+            session=server.session(), cache=False,  # each fault case fetches anew, not from the shared cache
+            **{**options, **extra},
         )
 
     # success: fetch, refresh in the window, forced refresh
