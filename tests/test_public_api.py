@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(literauth.__file__).parent
 # Each module may import only from its own layer or one before it (vocabulary first, the CLI
 # last). Names are dotted paths inside the package; a package stands for all its modules.
 LAYERS = [
-    {"_version", "errors", "secret"},
+    {"_version", "errors", "secret", "_lazy"},
     {"credentials", "_policy"},
     {"_url", "_deadline", "_http", "_xml", "_env", "_files", "_safejson", "aws._sigv4", "cache"},
     {"_oauth", "provider", "_registry", "_process"},

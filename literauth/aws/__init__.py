@@ -8,15 +8,32 @@ provider's keys (cross-account, role chaining), `process` runs a `credential_pro
 finds credentials where botocore would, in botocore's order.
 """
 
-from ._chain import default_chain
-from .assume_role import AssumeRoleProvider
-from .container import ContainerCredentialsProvider
-from .environment import EnvironmentCredentialsProvider
-from .instance_metadata import InstanceMetadataCredentialsProvider
-from .process import ProcessCredentialsProvider
-from .shared_config import SharedConfigProvider
-from .sso import SsoCredentialProvider
-from .web_identity import WebIdentityCredentialProvider
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .._lazy import attach as _attach
+
+if _TYPE_CHECKING:
+    from ._chain import default_chain
+    from .assume_role import AssumeRoleProvider
+    from .container import ContainerCredentialsProvider
+    from .environment import EnvironmentCredentialsProvider
+    from .instance_metadata import InstanceMetadataCredentialsProvider
+    from .process import ProcessCredentialsProvider
+    from .shared_config import SharedConfigProvider
+    from .sso import SsoCredentialProvider
+    from .web_identity import WebIdentityCredentialProvider
+
+__getattr__, __dir__ = _attach(__name__, {
+    "AssumeRoleProvider": ".assume_role",
+    "ContainerCredentialsProvider": ".container",
+    "EnvironmentCredentialsProvider": ".environment",
+    "InstanceMetadataCredentialsProvider": ".instance_metadata",
+    "ProcessCredentialsProvider": ".process",
+    "SharedConfigProvider": ".shared_config",
+    "SsoCredentialProvider": ".sso",
+    "WebIdentityCredentialProvider": ".web_identity",
+    "default_chain": "._chain",
+})
 
 __all__ = [
     "AssumeRoleProvider",

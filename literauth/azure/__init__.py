@@ -7,12 +7,26 @@ Azure assigns to a VM, App Service or container (IMDS, App Service). `default_ch
 picks the first of them this machine is set up for and says why.
 """
 
-from ._chain import default_chain
-from .cli import AzureCliCredentialProvider
-from .client_certificate import ClientCertificateCredentialProvider
-from .client_secret import AzureAdCredentialProvider
-from .managed_identity import ManagedIdentityCredentialProvider
-from .workload_identity import WorkloadIdentityCredentialProvider
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .._lazy import attach as _attach
+
+if _TYPE_CHECKING:
+    from ._chain import default_chain
+    from .cli import AzureCliCredentialProvider
+    from .client_certificate import ClientCertificateCredentialProvider
+    from .client_secret import AzureAdCredentialProvider
+    from .managed_identity import ManagedIdentityCredentialProvider
+    from .workload_identity import WorkloadIdentityCredentialProvider
+
+__getattr__, __dir__ = _attach(__name__, {
+    "AzureAdCredentialProvider": ".client_secret",
+    "AzureCliCredentialProvider": ".cli",
+    "ClientCertificateCredentialProvider": ".client_certificate",
+    "ManagedIdentityCredentialProvider": ".managed_identity",
+    "WorkloadIdentityCredentialProvider": ".workload_identity",
+    "default_chain": "._chain",
+})
 
 __all__ = [
     "AzureAdCredentialProvider",

@@ -7,12 +7,27 @@ One module per source: `service_account` signs a JWT with a service-account key 
 `default()` is Application Default Credentials, a chain over them.
 """
 
-from ._adc import GoogleDefaultChain, default
-from .authorized_user import AuthorizedUserCredentialProvider
-from .compute_engine import ComputeEngineCredentialProvider
-from .external_account import ExternalAccountCredentialProvider
-from .impersonated import ImpersonatedCredentialProvider
-from .service_account import VertexOAuthCredentialProvider
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .._lazy import attach as _attach
+
+if _TYPE_CHECKING:
+    from ._adc import GoogleDefaultChain, default
+    from .authorized_user import AuthorizedUserCredentialProvider
+    from .compute_engine import ComputeEngineCredentialProvider
+    from .external_account import ExternalAccountCredentialProvider
+    from .impersonated import ImpersonatedCredentialProvider
+    from .service_account import VertexOAuthCredentialProvider
+
+__getattr__, __dir__ = _attach(__name__, {
+    "AuthorizedUserCredentialProvider": ".authorized_user",
+    "ComputeEngineCredentialProvider": ".compute_engine",
+    "ExternalAccountCredentialProvider": ".external_account",
+    "GoogleDefaultChain": "._adc",
+    "ImpersonatedCredentialProvider": ".impersonated",
+    "VertexOAuthCredentialProvider": ".service_account",
+    "default": "._adc",
+})
 
 __all__ = [
     "AuthorizedUserCredentialProvider",
