@@ -185,14 +185,8 @@ class AzureCertificateEndpoint(AzureAdEndpoint):
     def _register_defaults(self) -> None:
         """The default tenant and app, with no client secret; the default certificate once generated."""
         with self._registry_lock:
-            self._tenants = {}
-            self._issued = {}
             self._certificates = {}
-        self.add_tenant(self.tenant_id, domain=self.tenant_domain)
-        with self._registry_lock:
-            tenant = self._tenant(self.tenant_id)
-            assert tenant is not None  # added above
-            tenant.clients.setdefault(self.client_id, _Client())
+        self._register_default_tenant(secretless_app=True)
         if self._certificate is not None:
             self.add_certificate(self._certificate)
 

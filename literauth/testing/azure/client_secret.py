@@ -160,11 +160,24 @@ class AzureAdEndpoint(OAuthTokenEndpoint):
         self._register_defaults()
 
     def _register_defaults(self) -> None:
+        self._register_default_tenant()
+        self.add_client(self.client_id, self.client_secret)
+
+    def _register_default_tenant(self, *, secretless_app: bool = False) -> None:
+        """Forget every tenant and issued token, then register the default tenant.
+
+        `secretless_app` also registers the default app with no client secret, for the fakes
+        whose apps prove themselves another way (a certificate, a federated token).
+        """
         with self._registry_lock:
             self._tenants = {}
             self._issued = {}
         self.add_tenant(self.tenant_id, domain=self.tenant_domain)
-        self.add_client(self.client_id, self.client_secret)
+        if secretless_app:
+            with self._registry_lock:
+                tenant = self._tenant(self.tenant_id)
+                assert tenant is not None  # added above
+                tenant.clients.setdefault(self.client_id, _Client())
 
     # -- registry -----------------------------------------------------------------------
 

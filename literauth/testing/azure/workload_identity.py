@@ -96,14 +96,8 @@ class AzureFederatedEndpoint(AzureAdEndpoint):
     def _register_defaults(self) -> None:
         """The default tenant and app, trusting `issuer` for `subject`, and no client secret."""
         with self._registry_lock:
-            self._tenants = {}
-            self._issued = {}
             self._federated = {}
-        self.add_tenant(self.tenant_id, domain=self.tenant_domain)
-        with self._registry_lock:
-            tenant = self._tenant(self.tenant_id)
-            assert tenant is not None  # added above
-            tenant.clients.setdefault(self.client_id, _Client())
+        self._register_default_tenant(secretless_app=True)
         self.add_federated_credential(self.client_id, issuer=self.issuer, subject=self.subject)
 
     # -- registry -----------------------------------------------------------------------
