@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import socket
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,40 +31,18 @@ TIMEOUT = 1.0  # botocore's default metadata timeout; literauth's probe gets the
 
 def refused_url() -> str:
     """A loopback URL nothing listens on: the connection is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    from literauth.testing import refused_port
+
+    return f"http://127.0.0.1:{refused_port()}"
 
 
 @contextmanager
 def black_hole() -> Iterator[str]:
     """A loopback listener that accepts every connection and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
+    from literauth.testing import BlackHole
 
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                continue
-            held.append(connection)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(2)
-        for connection in held:
-            connection.close()
-        listener.close()
+    with BlackHole() as hole:
+        yield hole.url
 
 
 def _serve(pipe: Any) -> None:

@@ -26,11 +26,9 @@ import argparse
 import contextlib
 import logging
 import os
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,42 +36,6 @@ from typing import Any
 HOLD = 20.0  # seconds the black hole holds a connection before dropping it
 SCOPE = "https://cognitiveservices.azure.com/.default"
 CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1"}}}'
-
-
-@contextlib.contextmanager
-def _black_hole() -> Iterator[int]:
-    """A loopback port accepting connections and never answering (each dropped after HOLD s)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    listener.settimeout(0.1)
-    stop = threading.Event()
-    held: list[tuple[float, socket.socket]] = []
-
-    def run() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append((time.monotonic(), listener.accept()[0]))
-            for item in [h for h in held if time.monotonic() - h[0] > HOLD]:
-                item[1].close()
-                held.remove(item)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for _, conn in held:
-            conn.close()
-        listener.close()
-
-
-def _refused_port() -> tuple[socket.socket, int]:
-    holder = socket.socket()
-    holder.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-    return holder, holder.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -101,25 +63,27 @@ def _time_failure(call: Callable[[], Any]) -> float:
 
 def chain_decision(peer: bool) -> list[tuple[str, str, float]]:
     from literauth.azure import default_chain
+    from literauth.testing import BlackHole, refused_port
 
     rows = []
-    holder, refused = _refused_port()
-    with holder, _black_hole() as hole:
-        for case, port in (("refused", refused), ("black hole", hole)):
-            url = f"http://127.0.0.1:{port}"
+    for case in ("refused", "black hole"):
+        # a new black hole per library: each gets the whole HOLD before its connections are reset
+        with BlackHole(drop_after=HOLD) as hole:
+            url = f"http://127.0.0.1:{refused_port()}" if case == "refused" else hole.url
             samples = [_time_failure(default_chain(environ={"PATH": "/nonexistent",
                                                            "AZURE_POD_IDENTITY_AUTHORITY_HOST": url}).resolve)
                        for _ in range(3)]
             rows.append(("literauth default_chain()", case, statistics.median(samples)))
-            if not peer:
-                continue
-            from azure.identity import DefaultAzureCredential
+        if not peer:
+            continue
+        from azure.identity import DefaultAzureCredential
 
-            with _environ({}):
-                credential = DefaultAzureCredential()
-                os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = url  # after construction: the probe runs
-                rows.append(("azure-identity DefaultAzureCredential", case,
-                             _time_failure(lambda c=credential: c.get_token(SCOPE))))
+        with BlackHole(drop_after=HOLD) as hole, _environ({}):
+            url = f"http://127.0.0.1:{refused_port()}" if case == "refused" else hole.url
+            credential = DefaultAzureCredential()
+            os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = url  # after construction: the probe runs
+            rows.append(("azure-identity DefaultAzureCredential", case,
+                         _time_failure(lambda c=credential: c.get_token(SCOPE))))
     return rows
 
 

@@ -39,6 +39,7 @@ from ._server import (
     Route,
     ServerCore,
 )
+from ._sockets import BlackHole, refused_port
 from .aws.assume_role import AssumeRoleEndpoint
 from .aws.container import ContainerCredentialsEndpoint
 from .aws.instance_metadata import InstanceMetadataEndpoint
@@ -64,6 +65,7 @@ __all__ = [
     "AppServiceIdentityEndpoint",
     "AssumeRoleEndpoint",
     "AzureAdEndpoint",
+    "BlackHole",
     "ContainerCredentialsEndpoint",
     "Endpoint",
     "Endpoints",
@@ -91,6 +93,7 @@ __all__ = [
     "SyncedClock",
     "b64url",
     "load_fake",
+    "refused_port",
 ]
 
 E = TypeVar("E", bound=Endpoint)

@@ -16,14 +16,13 @@ import importlib.util
 import json
 import os
 import pathlib
-import socket
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from literauth import ConfigurationError, SourceNotConfigured
 from literauth.aws import default_chain
-from literauth.testing import FakeIdentityServer
+from literauth.testing import FakeIdentityServer, refused_port
 from literauth.testing.aws.sso import SsoPortalEndpoint
 
 botocore_session = pytest.importorskip("botocore.session")
@@ -40,11 +39,6 @@ ROLE_FAKES = ("literauth.aws.assume_role", "literauth.testing.aws.assume_role")
 CONTAINER = ("literauth.aws.container", "literauth.testing.aws.container")
 IMDS = ("literauth.testing.aws.instance_metadata",)
 
-
-def refused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclasses.dataclass

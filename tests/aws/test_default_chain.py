@@ -7,14 +7,13 @@ Which source wins in which environment is pinned against botocore in
 from __future__ import annotations
 
 import pathlib
-import socket
 
 import pytest
 
 from literauth import AwsCredentials, ConfigurationError, SourceNotConfigured
 from literauth.aws import default_chain
 from literauth.aws._chain import IMDS_PROBE_TIMEOUT
-from literauth.testing import FakeIdentityServer
+from literauth.testing import FakeIdentityServer, refused_port
 
 pytest.importorskip("literauth.aws.environment")
 pytest.importorskip("literauth.aws.container")
@@ -26,11 +25,6 @@ BOTOCORE_ORDER = [
     "config-file", "container-role", "iam-role",
 ]
 
-
-def refused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def bare(tmp_path: pathlib.Path, **extra: str) -> dict[str, str]:

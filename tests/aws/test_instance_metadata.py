@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from literauth.aws.instance_metadata import (
     TTL_HEADER,
 )
 from literauth.credentials import AwsCredentials
-from literauth.testing import FakeIdentityServer, Fault, SyncedClock
+from literauth.testing import FakeIdentityServer, Fault, SyncedClock, refused_port
 from literauth.testing.aws import InstanceMetadataEndpoint
 from literauth.testing.aws.instance_metadata import DEFAULT_ROLE
 
@@ -57,11 +56,6 @@ def provider(server: FakeIdentityServer, clock: SyncedClock) -> Iterator[Instanc
 def _steps(fake: InstanceMetadataEndpoint) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in fake.requests]
 
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_imdsv2_token_role_then_keys(provider: InstanceMetadataCredentialsProvider, fake: InstanceMetadataEndpoint) -> None:
@@ -249,7 +243,7 @@ def test_cache_identity_is_the_endpoint(fake: InstanceMetadataEndpoint) -> None:
 
 
 def test_probe_of_a_refused_port_is_quick_and_says_so() -> None:
-    provider = InstanceMetadataCredentialsProvider(endpoint=f"http://127.0.0.1:{closed_port()}")
+    provider = InstanceMetadataCredentialsProvider(endpoint=f"http://127.0.0.1:{refused_port()}")
     with provider, pytest.raises(SourceNotConfigured, match=r"connection refused after \d+ ms"):
         provider.probe(5.0)
 
@@ -281,7 +275,7 @@ def test_probe_timeout_must_be_positive(provider: InstanceMetadataCredentialsPro
 
 
 def test_a_transport_failure_of_a_fetch_stays_a_transport_error(server: FakeIdentityServer) -> None:
-    provider = InstanceMetadataCredentialsProvider(endpoint=f"http://127.0.0.1:{closed_port()}", sleep=FakeSleep())
+    provider = InstanceMetadataCredentialsProvider(endpoint=f"http://127.0.0.1:{refused_port()}", sleep=FakeSleep())
     with provider, pytest.raises(TransportError):
         provider.resolve()
 

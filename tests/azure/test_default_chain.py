@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from literauth.azure import default_chain
 from literauth.chain import ChainProvider
 from literauth.credentials import BearerToken
 from literauth.errors import ConfigurationError, SourceNotConfigured
-from literauth.testing import FakeIdentityServer
+from literauth.testing import BlackHole, FakeIdentityServer
 from literauth.testing.azure.cli import FakeAzureCli
 
 from ..conftest import METADATA_OVERRIDES, REFUSED_PORT
@@ -111,40 +109,13 @@ def test_a_refused_imds_is_skipped_and_the_cli_chosen(tmp_path: Path) -> None:
         assert chain.resolve().token.expose_secret() == az.token
 
 
-@pytest.fixture
-def black_hole() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers (what a filtered 169.254.169.254 does)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
-
-
-def test_a_black_holed_imds_costs_one_probe_deadline_then_moves_on(black_hole: int) -> None:
-    environ = {**NO_AZ, "AZURE_POD_IDENTITY_AUTHORITY_HOST": f"http://127.0.0.1:{black_hole}"}
-    chain = default_chain(environ=environ, probe_timeout=0.2)
-    started = time.monotonic()
-    with pytest.raises(SourceNotConfigured):
-        chain.resolve()
-    elapsed = time.monotonic() - started
+def test_a_black_holed_imds_costs_one_probe_deadline_then_moves_on() -> None:
+    with BlackHole() as hole:  # accepts connections, never answers: a filtered 169.254.169.254
+        chain = default_chain(environ={**NO_AZ, "AZURE_POD_IDENTITY_AUTHORITY_HOST": hole.url}, probe_timeout=0.2)
+        started = time.monotonic()
+        with pytest.raises(SourceNotConfigured):
+            chain.resolve()
+        elapsed = time.monotonic() - started
     managed = chain.describe()[4]
     assert managed.status == "skipped" and "timeout" in (managed.reason or "")
     assert elapsed < 5  # bounded by the probe deadline, not by retries or a 300 s read timeout

@@ -16,9 +16,8 @@ import json
 import os
 import re
 import secrets
-import socket
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ...google.compute_engine import (
     METADATA_FLAVOR,
@@ -27,9 +26,10 @@ from ...google.compute_engine import (
 )
 from .._oauth import JSON_TYPE, b64url
 from .._server import Endpoint, Fault, RecordedRequest, Refusal, Reply, Route
-
-if TYPE_CHECKING:
-    from typing_extensions import Self  # noqa: UP035 - Python 3.10 has no typing.Self
+from .._sockets import (  # the stand-ins' home; kept importable from here
+    BlackHole,
+    refused_port,
+)
 
 __all__ = ["BlackHole", "GoogleMetadataEndpoint", "MetadataAccount", "refused_port"]
 
@@ -215,38 +215,3 @@ class GoogleMetadataEndpoint(Endpoint):
         return Reply(200, json.dumps(body).encode(), content_type=JSON_TYPE)
 
 
-# -- stand-ins for "no metadata server here" ------------------------------------------------------
-
-
-def refused_port(host: str = "127.0.0.1") -> int:
-    """A loopback port nothing listens on (bound, then released): connections to it are refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-class BlackHole:
-    """A loopback port that accepts connections and never answers, like a firewalled metadata address.
-
-    The kernel completes the handshake from the listen backlog; nothing is ever read or
-    sent. Use as a context manager; `host` is ``127.0.0.1:PORT``.
-    """
-
-    def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.port: int = self._sock.getsockname()[1]
-        self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
-
-    def close(self) -> None:
-        """Stop listening; connections waiting in the backlog are reset."""
-        self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
