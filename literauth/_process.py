@@ -17,17 +17,11 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Mapping, Sequence
 
 from .errors import ConfigurationError, CredentialSourceError
 
-if TYPE_CHECKING:
-    from ._policy import RefreshPolicy
-    from .cache import TokenCache
-    from .provider import Spawn
-
-__all__ = ["Completed", "ProcessOptions", "check_timeout", "mask_line", "run", "which"]
+__all__ = ["Completed", "check_timeout", "mask_line", "run", "which"]
 
 STDERR_SHOWN = 200  # characters of the child's stderr line quoted in a message
 #: Text that may be a credential: a JWT, or any long run of base64/base64url characters
@@ -35,24 +29,6 @@ STDERR_SHOWN = 200  # characters of the child's stderr line quoted in a message
 _TOKENISH = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*|[A-Za-z0-9+/_=.~-]{40,}")
 #: An AWS access key id (AKIA... long-term, ASIA... temporary): masked, it names an identity.
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b")
-
-
-class ProcessOptions(TypedDict, total=False):
-    """The `ProviderOptions` that act on a provider that runs a process: the caching ones.
-
-    `timeout` is the provider's own argument (seconds per run); `session` and `retry` are
-    accepted, as by every provider, but nothing here sends an HTTP request.
-    """
-
-    clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    refresh_margin: float
-    expiry_skew: float
-    refresh_policy: RefreshPolicy
-    background_refresh: bool
-    spawn: Spawn
-    rand: Callable[[], float]
-    cache: TokenCache | bool | None
 
 
 @dataclasses.dataclass(frozen=True)

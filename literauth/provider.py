@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self, Unpack  # noqa: UP035 - Python 3.10 has neither
 
 __all__ = [
+    "CachingOptions",
     "CredentialProvider",
     "HttpOptions",
     "ProviderOptions",
@@ -190,7 +191,25 @@ class StaticTokenProvider(CredentialProvider):
         return "StaticTokenProvider(token=SecretString('**********'))"
 
 
-class ProviderOptions(TypedDict, total=False):
+class CachingOptions(TypedDict, total=False):
+    """The options that shape the cache and its refreshes: every provider's, HTTP or not.
+
+    A provider that runs a process (`az`, `credential_process`) takes these; see
+    `ProviderOptions` for what each one means.
+    """
+
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    refresh_margin: float
+    expiry_skew: float
+    refresh_policy: RefreshPolicy
+    background_refresh: bool
+    spawn: Spawn
+    rand: Callable[[], float]
+    cache: TokenCache | bool | None
+
+
+class ProviderOptions(CachingOptions, total=False):
     """Keyword options every refreshing provider accepts; all are checked at construction.
 
     - session: a `requests.Session` to use (proxies, a custom CA bundle); `None` makes one.
@@ -212,15 +231,6 @@ class ProviderOptions(TypedDict, total=False):
     session: requests.Session | None
     timeout: Timeout
     retry: RetryPolicy
-    clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    refresh_margin: float
-    expiry_skew: float
-    refresh_policy: RefreshPolicy
-    background_refresh: bool
-    spawn: Spawn
-    rand: Callable[[], float]
-    cache: TokenCache | bool | None
 
 
 _OPTION_NAMES = tuple(sorted(ProviderOptions.__optional_keys__))

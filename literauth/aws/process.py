@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from .. import _safejson
-from .._process import ProcessOptions, check_timeout, mask_line, run
+from .._process import check_timeout, mask_line, run
 from ..credentials import AwsCredentials, parse_rfc3339
 from ..errors import ConfigurationError, CredentialSourceError, TokenTextError
-from ..provider import RefreshingCredentialProvider
+from ..provider import CachingOptions, RefreshingCredentialProvider
 from ..secret import SecretString
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class ProcessCredentialsProvider(RefreshingCredentialProvider):
 
     `command` is a command line (split with `shlex`, never given to a shell) or an argument
     list. `timeout` bounds each run in seconds; a run that takes longer is killed with its
-    process group. The child inherits the environment. See `ProcessOptions` for the caching
+    process group. The child inherits the environment. See `CachingOptions` for the caching
     options.
     """
 
@@ -49,7 +49,7 @@ class ProcessCredentialsProvider(RefreshingCredentialProvider):
         command: str | Sequence[str],
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        **options: Unpack[ProcessOptions],
+        **options: Unpack[CachingOptions],
     ) -> None:
         process_timeout = check_timeout(_PROVIDER, timeout)
         # The engine sizes how long callers wait for a fetch from `timeout`: give it ours.
@@ -59,7 +59,7 @@ class ProcessCredentialsProvider(RefreshingCredentialProvider):
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, **options: Unpack[ProcessOptions]
+        cls, environ: Mapping[str, str] | None = None, **options: Unpack[CachingOptions]
     ) -> ProcessCredentialsProvider:
         """Run the command line in `LITERAUTH_AWS_CREDENTIAL_PROCESS` (`environ=None`: `os.environ`)."""
         from .._env import environment, require

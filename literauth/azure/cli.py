@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .. import _safejson
 from .._env import environment
-from .._process import ProcessOptions, check_timeout, mask_line, run, which
+from .._process import check_timeout, mask_line, run, which
 from ..credentials import UTC, BearerToken
 from ..errors import ConfigurationError, CredentialSourceError, SourceNotConfigured
-from ..provider import RefreshingCredentialProvider
+from ..provider import CachingOptions, RefreshingCredentialProvider
 from ..secret import SecretString
 from ._common import DEFAULT_SCOPE, check_scope, check_tenant
 
@@ -33,7 +33,7 @@ _PROVIDER = "azure.cli"
 _INSTALL = "install the Azure CLI (https://aka.ms/InstallAzureCli) and run `az login`"
 _LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")  # older az: "expiresOn", local time
 _AADSTS = re.compile(r"AADSTS\d+")
-CliOptions = ProcessOptions  # the caching options, the ones that act on a provider running a process
+CliOptions = CachingOptions  # the caching options, the ones that act on a provider running a process
 
 
 class AzureCliCredentialProvider(RefreshingCredentialProvider):
