@@ -44,15 +44,51 @@ def decode_utf8(data: bytes | str) -> str | Invalid:
     return INVALID_UTF8
 
 
+#: Deeper nesting is refused before parsing: no credential document nests like this, and
+#: letting the parser hit the recursion limit runs garbage collection (and finalizers) at the
+#: bottom of a full stack.
+MAX_DEPTH = 200
+
+
+def _too_deep(text: str) -> bool:
+    """Whether arrays and objects nest past `MAX_DEPTH` (brackets inside strings do not count).
+
+    Only a body with that many opening brackets at all is scanned, so a token answer pays two
+    C-level counts.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def loads(data: bytes | str) -> object:
     """The JSON value in `data`, or an `Invalid` saying why there is none (never raises)."""
     text = decode_utf8(data)
     if isinstance(text, Invalid):
         return text
+    if _too_deep(text):
+        return TOO_DEEP
     problem = NOT_JSON
     try:
         return json.loads(text)
-    except RecursionError:
+    except RecursionError:  # a deep stack already: the limit came before MAX_DEPTH
         problem = TOO_DEEP
     except ValueError as exc:  # JSONDecodeError is a ValueError; so is an over-long integer
         problem = NOT_JSON if isinstance(exc, json.JSONDecodeError) else TOO_LARGE

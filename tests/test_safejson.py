@@ -87,3 +87,20 @@ def test_an_error_raised_after_a_failed_decode_has_no_context() -> None:
 
 def test_the_module_says_why_once() -> None:
     assert _safejson.__doc__ is not None and "__context__" in _safejson.__doc__
+
+
+def test_deep_nesting_is_refused_before_the_parser_recurses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_DEPTH the body is refused by a scan: json.loads (and the recursion limit) never runs."""
+    def must_not_parse(text: str) -> object:
+        raise AssertionError("json.loads ran on a body nested too deeply")
+
+    monkeypatch.setattr(_safejson.json, "loads", must_not_parse)
+    assert _safejson.loads(b"[" * 100_000) is _safejson.TOO_DEEP
+    assert _safejson.loads("[" * (_safejson.MAX_DEPTH + 1) + "]" * (_safejson.MAX_DEPTH + 1)) is _safejson.TOO_DEEP
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = '{"a": "' + "[{" * 500 + '\\\\", "b": "\\"[[[["}'
+    assert _safejson.loads(text) == {"a": "[{" * 500 + "\\", "b": '"[[[['}
+    depth = _safejson.MAX_DEPTH
+    assert _safejson.loads("[" * depth + "]" * depth) is not _safejson.TOO_DEEP  # at the limit: parsed
